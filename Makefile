@@ -1,0 +1,63 @@
+# Relais — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BOT_VENV := .venv-bot
+PY := $(VENV)/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help run test lint typecheck pytest train evaluate bench services clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
+	python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -c requirements-dev.lock -e '.[dev]'
+	touch $@
+
+$(BOT_VENV)/.installed: bot/requirements.lock bot/requirements-py311.lock scripts/setup_bot_env.sh
+	scripts/setup_bot_env.sh
+
+env: $(VENV)/.installed $(BOT_VENV)/.installed  ## create both environments if missing
+
+model: $(BOT_VENV)/.installed  ## train the bot's model if missing or its data changed
+	scripts/train_if_needed.sh
+
+train: $(BOT_VENV)/.installed  ## retrain the bot's model (prints the training time)
+	scripts/train_if_needed.sh --force
+
+evaluate: $(BOT_VENV)/.installed  ## 5-fold cross-validation of the NLU, report under reports/nlu/
+	scripts/evaluate.sh
+
+.PHONY: bot-test
+bot-test: $(BOT_VENV)/.installed model  ## the bot's checks: data validation, action unit tests, test stories
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(BOT_VENV)/bin/python -m pytest -q -c tests/bot/actions/pytest.ini tests/bot/actions
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(BOT_VENV)/bin/rasa test core --model bot/models/relais.tar.gz \
+		--stories bot/tests --e2e --fail-on-prediction-errors --no-plot --out reports/bot-test-stories --quiet
+
+services:  ## make sure chromium, PostgreSQL and Redis are there (tests need them)
+	scripts/ensure_services.sh
+
+run: $(VENV)/.installed model  ## start Rasa, the action server and the handoff service
+	$(VENV)/bin/relais run --with-bot
+
+lint: $(VENV)/.installed  ## ruff
+	$(VENV)/bin/ruff check handoff tests bot/actions scripts
+
+typecheck: $(VENV)/.installed  ## mypy on handoff/
+	$(VENV)/bin/mypy handoff
+
+pytest: $(VENV)/.installed model services
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL-redis://127.0.0.1:6379/15} \
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## everything: lint, types, the whole test suite
+
+bench: $(VENV)/.installed model  ## latency and throughput figures (see docs/benchmarks.md)
+	scripts/bench.sh
+
+clean:  ## remove runtime state (not the environments)
+	rm -rf var reports/screenshots

@@ -1,0 +1,1 @@
+"""Custom NLU components of the Relais bot (loaded by Rasa from the repo root)."""

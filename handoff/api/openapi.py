@@ -1,0 +1,137 @@
+"""The OpenAPI 3.1 document served at `GET /api/openapi.json` (see docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from handoff import __version__
+from handoff.domain import MAX_TEXT_LENGTH
+
+routes = web.RouteTableDef()
+
+_STRING = {"type": "string"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH}
+_CLIENT_ID = {"type": "string", "maxLength": 64}
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object(["error"], error=_object(["code", "message"], code=_STRING, message=_STRING, details={"type": "object"})),
+    "Message": _object(
+        ["conversation_id", "seq", "sender_kind", "text", "created_at"],
+        conversation_id=_STRING,
+        seq={"type": "integer", "minimum": 1},
+        sender_kind={"enum": ["visitor", "bot", "ambassador", "advisor", "system"]},
+        sender_id={"type": ["string", "null"]},
+        text=_STRING,
+        created_at={"type": "string", "format": "date-time"},
+        client_msg_id={"type": ["string", "null"]},
+        intent={"type": ["string", "null"]},
+        confidence={"type": ["number", "null"]},
+        data={"type": "object"},
+    ),
+    "Conversation": _object(
+        ["id", "visitor_id", "language", "status"],
+        id=_STRING,
+        visitor_id=_STRING,
+        language={"enum": ["fr", "en"]},
+        page_url={"type": ["string", "null"]},
+        status={"enum": ["bot", "waiting", "assigned", "offline_message", "closed"]},
+        assigned_agent_id={"type": ["string", "null"]},
+        pool={"enum": ["ambassador", "advisor", None]},
+        skill={"type": ["string", "null"]},
+        rating={"type": ["integer", "null"]},
+        last_seq={"type": "integer"},
+    ),
+    "Agent": _object(
+        ["id", "username", "role"],
+        id=_STRING,
+        username=_STRING,
+        display_name=_STRING,
+        role={"enum": ["ambassador", "advisor", "admin"]},
+        languages={"type": "array", "items": _STRING},
+        skills={"type": "array", "items": _STRING},
+        capacity={"type": "integer"},
+    ),
+}
+
+# (method, path, summary, security, request body schema or None, success status)
+_OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] = [
+    ("post", "/api/visitor/conversations", "Start a conversation", None,
+     _object(["language"], language={"enum": ["fr", "en"]}, page_url=_STRING, visitor_id=_STRING), 201),
+    ("post", "/api/visitor/conversations/{conversation_id}/messages", "Send a visitor message", "visitor",
+     _object(["text"], text=_TEXT, client_msg_id=_CLIENT_ID), 201),
+    ("get", "/api/visitor/conversations/{conversation_id}/messages", "Read the transcript after a sequence number", "visitor", None, 200),
+    ("post", "/api/visitor/conversations/{conversation_id}/handoff", "Ask for a person", "visitor",
+     _object([], pool={"enum": ["ambassador", "advisor"]}), 200),
+    ("post", "/api/visitor/conversations/{conversation_id}/page", "Report the page the visitor is on", "visitor", _object(["page_url"], page_url=_STRING), 200),
+    ("post", "/api/visitor/conversations/{conversation_id}/typing", "Visitor typing indicator", "visitor", _object(["typing"], typing={"type": "boolean"}), 204),
+    ("post", "/api/visitor/conversations/{conversation_id}/offline-message", "Leave an email and a question", "visitor",
+     _object(["email", "text"], email=_STRING, text=_TEXT), 201),
+    ("post", "/api/visitor/conversations/{conversation_id}/rating", "Rate the human chat", "visitor",
+     _object(["rating"], rating={"type": "integer", "minimum": 1, "maximum": 5}, comment=_STRING), 200),
+    ("get", "/api/availability", "Agents online and free per pool", None, None, 200),
+    ("post", "/api/agents/login", "Agent login", None, _object(["username", "password"], username=_STRING, password=_STRING), 200),
+    ("post", "/api/agents/logout", "Agent logout", "agent", None, 204),
+    ("get", "/api/agents/me", "The logged-in agent", "agent", None, 200),
+    ("post", "/api/agents/me/presence", "Set presence", "agent", _object(["status"], status={"enum": ["online", "away", "offline"]}), 200),
+    ("post", "/api/agents/me/heartbeat", "Keep presence alive", "agent", None, 204),
+    ("get", "/api/agents/online", "Agents online", "agent", None, 200),
+    ("get", "/api/agents/me/conversations", "My conversations and offers", "agent", None, 200),
+    ("get", "/api/queue", "Waiting conversations I may take", "agent", None, 200),
+    ("post", "/api/conversations/{conversation_id}/accept", "Accept an offer", "agent", None, 200),
+    ("post", "/api/conversations/{conversation_id}/decline", "Decline an offer", "agent", None, 200),
+    ("post", "/api/conversations/{conversation_id}/claim", "Claim a waiting conversation (or take over, advisors)", "agent", None, 200),
+    ("post", "/api/conversations/{conversation_id}/transfer", "Transfer to a pool or a named agent", "agent",
+     _object([], pool={"enum": ["ambassador", "advisor"]}, agent_id=_STRING, note=_STRING), 200),
+    ("post", "/api/conversations/{conversation_id}/close", "Close the human chat; back to the bot", "agent", _object([], outcome=_STRING), 200),
+    ("post", "/api/conversations/{conversation_id}/messages", "Send an agent message", "agent",
+     _object(["text"], text=_TEXT, client_msg_id=_CLIENT_ID), 201),
+    ("post", "/api/conversations/{conversation_id}/typing", "Agent typing indicator", "agent", _object(["typing"], typing={"type": "boolean"}), 204),
+    ("get", "/api/conversations/{conversation_id}/messages", "Read a conversation", "agent", None, 200),
+    ("get", "/api/conversations/{conversation_id}/transcript", "Full transcript with handoff events (advisors)", "agent", None, 200),
+    ("get", "/api/conversations", "Live conversations (supervision, advisors)", "agent", None, 200),
+    ("get", "/healthz", "Health of store, backend and bot", None, None, 200),
+]
+
+
+def build_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for method, path, summary, security, body, status in _OPERATIONS:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {
+                str(status): {"description": "success"},
+                "default": {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}},
+            },
+        }
+        if "{conversation_id}" in path:
+            operation["parameters"] = [{"name": "conversation_id", "in": "path", "required": True, "schema": _STRING}]
+        if security:
+            operation["security"] = [{"bearer": []}]
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Relais handoff service", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(build_document())

@@ -1,0 +1,112 @@
+"""The composition root: the only module that chooses concrete backends.
+
+`create_app(settings)` builds an aiohttp application whose start-up opens the
+store (running migrations), the routing backend and the event bus — in memory, or
+on Redis when configured — the bot bridge and the services, restores the routing
+state from the store, and starts the sweeper that fires routing timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from handoff.api.context import SERVICES
+from handoff.api.errors import error_middleware
+from handoff.api.routes import setup_routes
+from handoff.botbridge import BotBridge
+from handoff.config import Settings
+from handoff.realtime import EventBus
+from handoff.realtime.memory import MemoryBus
+from handoff.realtime.redis import RedisBus
+from handoff.routing.backend import RoutingBackend
+from handoff.routing.engine import RoutingEngine
+from handoff.routing.memory import MemoryRoutingBackend
+from handoff.routing.redis import RedisRoutingBackend
+from handoff.services.container import Services
+from handoff.services.desk import AgentDesk
+from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.visitors import VisitorService
+from handoff.store import open_store
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _bus(settings: Settings) -> EventBus:
+    if settings.backend == "redis":
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix + "bus:")
+    return MemoryBus()
+
+
+def _routing_backend(settings: Settings) -> RoutingBackend:
+    if settings.backend == "redis":
+        return RedisRoutingBackend(settings.redis_url, key_prefix=settings.redis_prefix + "routing:")
+    return MemoryRoutingBackend()
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open every component; close them in reverse order on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = await open_store(settings.database_url, token_ttl_seconds=settings.agent_token_ttl_seconds)
+        stack.push_async_callback(store.close)
+        bus = _bus(settings)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        backend = _routing_backend(settings)
+        await backend.start()
+        stack.push_async_callback(backend.close)
+        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds)
+        await bot.start()
+        stack.push_async_callback(bot.close)
+
+        conversations = store.conversation_service(bus)
+        agents = store.agent_service()
+        engine = RoutingEngine(backend, settings.routing)
+        handoffs = HandoffCoordinator(conversations, agents, engine, bus)
+        services = Services(
+            settings=settings,
+            conversations=conversations,
+            agents=agents,
+            engine=engine,
+            bus=bus,
+            bot=bot,
+            handoffs=handoffs,
+            visitors=VisitorService(conversations, bot, handoffs, bus),
+            desk=AgentDesk(agents, conversations, handoffs, bus),
+        )
+        await handoffs.restore()
+        yield services
+
+
+async def _sweep_forever(handoffs: HandoffCoordinator, interval: float) -> None:
+    while True:
+        try:
+            await handoffs.sweep()
+        except Exception:  # one bad sweep must not stop the timers for good
+            log.exception("routing sweep failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    setup_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app[SERVICES] = services
+            sweeper = asyncio.create_task(
+                _sweep_forever(services.handoffs, settings.routing.sweep_interval_seconds), name="relais-sweeper"
+            )
+            yield
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,151 @@
+"""The bot bridge: talks to the Rasa server over loopback HTTP.
+
+It sends a visitor's message to Rasa's REST channel with the conversation's
+metadata, turns Rasa's answers into `BotReply` objects, recognises the bot's
+handoff payload (docs/handoff-protocol.md) and reads the NLU intent of the
+message from the tracker. Any failure — Rasa down, slow past the timeout,
+erroring — surfaces as one exception, `BotUnavailable`, so callers have a single
+degraded path.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from handoff.domain import BotReply, HandoffReason, HandoffRequest, Pool
+
+log = logging.getLogger(__name__)
+
+
+class BotUnavailable(Exception):
+    """The bot could not answer (down, timed out or erroring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BotTurn:
+    """The bot's answers to one visitor message and what NLU understood of it."""
+
+    replies: tuple[BotReply, ...]
+    intent: str | None = None
+    confidence: float | None = None
+
+    @property
+    def handoff(self) -> HandoffRequest | None:
+        return next((reply.handoff for reply in self.replies if reply.handoff), None)
+
+
+def parse_handoff(custom: Any, default_language: str) -> HandoffRequest | None:
+    """Validate the bot's `{"handoff": {...}}` payload; None if it is not one."""
+    if not isinstance(custom, dict) or not isinstance(custom.get("handoff"), dict):
+        return None
+    payload = custom["handoff"]
+    try:
+        pool = Pool(payload.get("pool", "advisor"))
+        reason = HandoffReason(payload.get("reason", "intent"))
+    except ValueError:
+        log.warning("bot bridge: ignoring an invalid handoff payload %r", payload)
+        return None
+    skill = payload.get("skill")
+    language = payload.get("language") or default_language
+    return HandoffRequest(
+        pool=pool,
+        language=str(language),
+        skill=str(skill) if skill else None,
+        reason=reason,
+        note=str(payload["intent"]) if payload.get("intent") else None,
+    )
+
+
+def parse_replies(raw: Any, default_language: str) -> tuple[BotReply, ...]:
+    """Turn the REST channel's JSON list into replies; unknown shapes are dropped."""
+    if not isinstance(raw, list):
+        raise BotUnavailable(f"unexpected answer from Rasa: {type(raw).__name__}")
+    replies: list[BotReply] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("text") if isinstance(item.get("text"), str) else None
+        buttons = tuple(
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in item.get("buttons") or ()
+            if isinstance(b, dict)
+        )
+        handoff = parse_handoff(item.get("custom"), default_language)
+        if text or buttons or handoff:
+            replies.append(BotReply(text=text, buttons=buttons, handoff=handoff))
+    return tuple(replies)
+
+
+class BotBridge:
+    """Client of one Rasa server (REST channel + HTTP API)."""
+
+    def __init__(self, base_url: str, timeout_seconds: float) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "BotBridge.start() was not called"
+        return self._session
+
+    async def ask(
+        self, conversation_id: str, text: str, *, language: str, page_url: str | None
+    ) -> BotTurn:
+        """Send one visitor message; return the bot's replies and the message's intent."""
+        body = {
+            "sender": conversation_id,
+            "message": text,
+            "metadata": {"language": language, "conversation_id": conversation_id, "page_url": page_url},
+        }
+        try:
+            async with self.session.post(
+                f"{self._base_url}/webhooks/rest/webhook", json=body, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise BotUnavailable(f"Rasa answered HTTP {response.status}")
+                raw = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise BotUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        replies = parse_replies(raw, language)
+        intent, confidence = await self._latest_intent(conversation_id)
+        return BotTurn(replies=replies, intent=intent, confidence=confidence)
+
+    async def _latest_intent(self, conversation_id: str) -> tuple[str | None, float | None]:
+        """Read what NLU understood of the last message; best effort (None on failure)."""
+        try:
+            async with self.session.get(
+                f"{self._base_url}/conversations/{conversation_id}/tracker",
+                params={"include_events": "NONE"},
+                timeout=self._timeout,
+            ) as response:
+                if response.status != 200:
+                    return None, None
+                tracker = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None, None
+        intent = (tracker.get("latest_message") or {}).get("intent") or {}
+        name = intent.get("name")
+        confidence = intent.get("confidence")
+        return (
+            str(name) if name else None,
+            float(confidence) if isinstance(confidence, int | float) else None,
+        )
+
+    async def healthy(self) -> bool:
+        try:
+            async with self.session.get(f"{self._base_url}/status", timeout=self._timeout) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False

@@ -1,0 +1,193 @@
+"""The one configuration object: `endpoints.yml` (section `relais`) plus environment.
+
+`load_settings()` is called once at start-up; a bad value raises `ConfigError`
+naming the setting, so the service never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handoff.domain import Pool
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
+ROUTING_MODES = ("auto", "manual")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    offer_timeout_seconds: float = 30.0
+    overflow_after_seconds: float = 120.0
+    grace_period_seconds: float = 60.0
+    heartbeat_timeout_seconds: float = 45.0
+    default_capacity: int = 3
+    modes: Mapping[Pool, str] = field(
+        default_factory=lambda: {Pool.AMBASSADOR: "auto", Pool.ADVISOR: "auto"}
+    )
+    sweep_interval_seconds: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    database_url: str = "sqlite+aiosqlite:///var/relais.db"
+    backend: str = "memory"  # "memory" | "redis"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "relais:"  # every Redis key and channel starts with it
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 5.0
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    min_available: Mapping[Pool, int] = field(
+        default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
+    )
+    agent_token_ttl_seconds: float = 12 * 3600
+
+
+DEFAULTS = Settings()
+
+
+def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"relais.{name} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, name: str, *, minimum: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def _integer(value: Any, name: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def _per_pool(raw: Any, name: str, default: Mapping[Pool, Any]) -> dict[Pool, Any]:
+    if raw is None:
+        return dict(default)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{name} must be a mapping of pool to value")
+    result = dict(default)
+    for key, value in raw.items():
+        try:
+            result[Pool(key)] = value
+        except ValueError:
+            raise ConfigError(f"{name}: unknown pool {key!r} (expected ambassador or advisor)") from None
+    return result
+
+
+def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
+    text = str(value or "")
+    if not text.startswith(schemes):
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}, got {text!r}")
+    return text
+
+
+def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Build and validate settings from the `relais` section and an environment."""
+    service = _section(raw, "service")
+    store = _section(raw, "store")
+    backend = _section(raw, "backend")
+    bot = _section(raw, "bot")
+    routing = _section(raw, "routing")
+    widget = _section(raw, "widget")
+
+    host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
+    port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"relais.service.port (RELAIS_PORT) must be 0-65535, got {port}")
+    public_url = str(env.get("RELAIS_PUBLIC_URL") or service.get("public_url") or f"http://{host}:{port}")
+
+    database_url = _url(
+        env.get("DATABASE_URL") or store.get("url") or DEFAULTS.database_url,
+        "relais.store.url (DATABASE_URL)",
+        ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "postgres://"),
+    )
+    if database_url.startswith(("postgresql://", "postgres://")):
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+
+    redis_url_env = env.get("REDIS_URL")
+    backend_type = "redis" if redis_url_env else str(backend.get("type", "memory"))
+    if backend_type not in ("memory", "redis"):
+        raise ConfigError(f"relais.backend.type must be memory or redis, got {backend_type!r}")
+    redis_url = _url(
+        redis_url_env or backend.get("redis_url") or DEFAULTS.redis_url,
+        "relais.backend.redis_url (REDIS_URL)",
+        ("redis://", "rediss://", "unix://"),
+    )
+
+    redis_prefix = str(backend.get("key_prefix") or DEFAULTS.redis_prefix)
+    rasa_url = _url(env.get("RASA_URL") or bot.get("url") or DEFAULTS.rasa_url, "relais.bot.url (RASA_URL)", ("http://", "https://"))
+    rasa_timeout = _number(bot.get("timeout_seconds", 5), "relais.bot.timeout_seconds", minimum=0.1)
+
+    modes = _per_pool(routing.get("modes"), "relais.routing.modes", DEFAULTS.routing.modes)
+    for pool, mode in modes.items():
+        if mode not in ROUTING_MODES:
+            raise ConfigError(f"relais.routing.modes.{pool.value} must be auto or manual, got {mode!r}")
+    routing_settings = RoutingSettings(
+        offer_timeout_seconds=_number(routing.get("offer_timeout_seconds", 30), "relais.routing.offer_timeout_seconds", minimum=0.1),
+        overflow_after_seconds=_number(routing.get("overflow_after_seconds", 120), "relais.routing.overflow_after_seconds"),
+        grace_period_seconds=_number(routing.get("grace_period_seconds", 60), "relais.routing.grace_period_seconds"),
+        heartbeat_timeout_seconds=_number(routing.get("heartbeat_timeout_seconds", 45), "relais.routing.heartbeat_timeout_seconds", minimum=1),
+        default_capacity=_integer(routing.get("default_capacity", 3), "relais.routing.default_capacity", minimum=1),
+        modes=modes,
+        sweep_interval_seconds=_number(routing.get("sweep_interval_seconds", 0.5), "relais.routing.sweep_interval_seconds", minimum=0.05),
+    )
+    min_available = {
+        pool: _integer(value, f"relais.widget.min_available.{pool.value}")
+        for pool, value in _per_pool(widget.get("min_available"), "relais.widget.min_available", DEFAULTS.min_available).items()
+    }
+    return Settings(
+        host=host,
+        port=port,
+        public_url=public_url.rstrip("/"),
+        database_url=database_url,
+        backend=backend_type,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        rasa_url=rasa_url.rstrip("/"),
+        rasa_timeout_seconds=rasa_timeout,
+        routing=routing_settings,
+        min_available=min_available,
+    )
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read `endpoints.yml` (or `RELAIS_ENDPOINTS`) and the environment; validate everything."""
+    env = os.environ if env is None else env
+    path = path or Path(env.get("RELAIS_ENDPOINTS") or DEFAULT_ENDPOINTS)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return settings_from_mapping(_section(document, "relais"), env)

@@ -1,0 +1,19 @@
+"""Realtime relay of committed events: an event bus with in-memory and Redis pub/sub backends."""
+
+from handoff.realtime.bus import (
+    AGENTS_CHANNEL,
+    Event,
+    EventBus,
+    Subscription,
+    agent_channel,
+    conversation_channel,
+)
+
+__all__ = [
+    "AGENTS_CHANNEL",
+    "Event",
+    "EventBus",
+    "Subscription",
+    "agent_channel",
+    "conversation_channel",
+]

@@ -1,0 +1,80 @@
+"""`relais run`: serve the handoff service, optionally with the bot's processes.
+
+Ctrl-C (SIGINT) or SIGTERM stops the service first, then the bot, cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from handoff.app import create_app
+from handoff.botprocess import BotProcesses, port_of
+from handoff.config import Settings
+
+log = logging.getLogger("relais")
+
+
+async def serve(settings: Settings, *, with_bot: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    bot: BotProcesses | None = None
+    if with_bot:
+        bot = BotProcesses(rasa_port=port_of(settings.rasa_url, 5005), actions_port=_actions_port())
+        await bot.start()
+        print(f"bot: starting Rasa on {bot.url} and the action server (logs in {bot.log_dir})", flush=True)
+
+    runner = web.AppRunner(create_app(settings), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    base = settings.public_url
+    print(
+        f"\nRelais is running ({settings.backend} backend, store {settings.database_url.split('://')[0]}):\n"
+        f"  demo shop with the widget  {base}/\n"
+        f"  agents' console            {base}/console\n"
+        f"  API (OpenAPI)              {base}/api/openapi.json\n"
+        f"  health                     {base}/healthz\n"
+        "Add an agent: .venv/bin/relais agents add alice --role ambassador --languages fr,en --skills awning\n"
+        "Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    try:
+        if bot is not None:
+            ready = asyncio.create_task(bot.wait_ready())
+            await asyncio.wait({ready, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+            if ready.done() and ready.exception() is None:
+                print(f"bot: ready at {bot.url}", flush=True)
+            elif ready.done():
+                print(f"bot: failed to start: {ready.exception()}", flush=True)
+            else:
+                ready.cancel()
+        await stop.wait()
+    finally:
+        print("stopping…", flush=True)
+        await runner.cleanup()
+        if bot is not None:
+            await bot.stop()
+
+
+def _actions_port() -> int:
+    import yaml
+
+    from handoff.config import DEFAULT_ENDPOINTS
+
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError, TypeError):
+        document = yaml.safe_load(DEFAULT_ENDPOINTS.read_text())
+        return port_of(str(document["action_endpoint"]["url"]), 5055)
+    return 5055
+
+
+def run(settings: Settings, *, with_bot: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(settings, with_bot=with_bot))

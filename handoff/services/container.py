@@ -1,0 +1,28 @@
+"""The set of services one running instance uses; built by `app.create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handoff.agents import AgentService
+from handoff.botbridge import BotBridge
+from handoff.config import Settings
+from handoff.conversations import ConversationService
+from handoff.realtime import EventBus
+from handoff.routing.engine import RoutingEngine
+from handoff.services.desk import AgentDesk
+from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.visitors import VisitorService
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    conversations: ConversationService
+    agents: AgentService
+    engine: RoutingEngine
+    bus: EventBus
+    bot: BotBridge
+    handoffs: HandoffCoordinator
+    visitors: VisitorService
+    desk: AgentDesk

@@ -1,0 +1,159 @@
+"""What a site visitor can do through the widget.
+
+A visitor's message is committed first, then — while the bot holds the
+conversation — sent to the bot, whose replies go through the same write path.
+When the bot asks for a human (or cannot answer at all), the handoff coordinator
+takes over. While a human holds the conversation nothing goes to the bot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handoff.botbridge import BotBridge, BotUnavailable
+from handoff.conversations import ConversationService
+from handoff.domain import (
+    Conflict,
+    Conversation,
+    ConversationStatus,
+    HandoffEventType,
+    HandoffReason,
+    HandoffRequest,
+    InvalidInput,
+    Message,
+    Pool,
+    SenderKind,
+)
+from handoff.realtime import EventBus, conversation_channel
+from handoff.services import texts
+from handoff.services.handoffs import HandoffCoordinator
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+MAX_COMMENT_LENGTH = 2000
+BOT_HOLDS = {ConversationStatus.BOT, ConversationStatus.CLOSED, ConversationStatus.OFFLINE_MESSAGE}
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    message: Message
+    replies: tuple[Message, ...]
+    created: bool
+
+
+class VisitorService:
+    def __init__(
+        self,
+        conversations: ConversationService,
+        bot: BotBridge,
+        handoffs: HandoffCoordinator,
+        bus: EventBus,
+    ) -> None:
+        self.conversations = conversations
+        self.bot = bot
+        self.handoffs = handoffs
+        self.bus = bus
+
+    async def post_message(self, conversation: Conversation, text: str, client_msg_id: str | None) -> PostedMessage:
+        message, created = await self.conversations.append(
+            conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id, client_msg_id=client_msg_id
+        )
+        if not created:
+            return PostedMessage(message, await self._replies_after(message), created=False)
+        if conversation.status not in BOT_HOLDS:
+            return PostedMessage(message, (), created=True)
+        if conversation.status is not ConversationStatus.BOT:
+            conversation = await self.conversations.update(conversation.id, status=ConversationStatus.BOT)
+        replies = await self._ask_bot(conversation, message)
+        return PostedMessage(message, replies, created=True)
+
+    async def _ask_bot(self, conversation: Conversation, message: Message) -> tuple[Message, ...]:
+        first_seq = message.seq
+        try:
+            turn = await self.bot.ask(
+                conversation.id, message.text, language=conversation.language, page_url=conversation.page_url
+            )
+        except BotUnavailable:
+            await self.conversations.append(
+                conversation.id,
+                SenderKind.SYSTEM,
+                texts.say("bot_unavailable", conversation.language),
+                data={"event": "bot_unavailable", "offer_handoff": True},
+            )
+            return await self._replies_since(conversation.id, first_seq)
+        if turn.intent:
+            await self.conversations.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
+        for reply in turn.replies:
+            if reply.text or reply.buttons:
+                data = {"buttons": list(reply.buttons)} if reply.buttons else {}
+                if reply.handoff:
+                    data["handoff"] = {"pool": reply.handoff.pool.value, "skill": reply.handoff.skill}
+                await self.conversations.append(
+                    conversation.id, SenderKind.BOT, reply.text or "", data=data
+                )
+        if turn.handoff is not None:
+            await self.handoffs.request(await self.conversations.get(conversation.id), turn.handoff)
+        return await self._replies_since(conversation.id, first_seq)
+
+    async def _replies_since(self, conversation_id: str, seq: int) -> tuple[Message, ...]:
+        return tuple(m for m in await self.conversations.messages(conversation_id, after=seq)
+                     if m.sender_kind in (SenderKind.BOT, SenderKind.SYSTEM))
+
+    async def _replies_after(self, message: Message) -> tuple[Message, ...]:
+        """For a retried message: the answers that followed it, up to the next visitor turn."""
+        replies: list[Message] = []
+        for later in await self.conversations.messages(message.conversation_id, after=message.seq):
+            if later.sender_kind is SenderKind.VISITOR:
+                break
+            replies.append(later)
+        return tuple(replies)
+
+    async def ask_for_human(self, conversation: Conversation, pool: Pool | None) -> int | None:
+        """The visitor pressed "talk to a person / the community"."""
+        if conversation.status is ConversationStatus.ASSIGNED:
+            raise Conflict("a person is already answering this conversation")
+        chosen = pool or (Pool.AMBASSADOR if conversation.skill else Pool.ADVISOR)
+        request = HandoffRequest(pool=chosen, language=conversation.language, skill=conversation.skill,
+                                 reason=HandoffReason.REQUESTED)
+        return await self.handoffs.request(conversation, request)
+
+    async def set_page(self, conversation: Conversation, page_url: str) -> Conversation:
+        return await self.conversations.update(conversation.id, page_url=page_url)
+
+    async def typing(self, conversation: Conversation, typing: bool) -> None:
+        await self.bus.publish(
+            conversation_channel(conversation.id),
+            {"type": "typing", "conversation_id": conversation.id, "sender_kind": "visitor", "typing": typing},
+        )
+
+    async def leave_offline_message(self, conversation: Conversation, email: str, text: str) -> tuple[Message, Conversation]:
+        email = email.strip()
+        if not EMAIL.match(email):
+            raise InvalidInput("email is not a valid address", field="email")
+        if conversation.status is ConversationStatus.ASSIGNED:
+            raise Conflict("a person is already answering this conversation")
+        message, _ = await self.conversations.append(
+            conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id,
+            data={"offline_message": True, "email": email},
+        )
+        await self.handoffs.cancel(conversation.id)
+        updated = await self.conversations.update(
+            conversation.id, status=ConversationStatus.OFFLINE_MESSAGE, offline_email=email
+        )
+        await self.conversations.record_event(conversation.id, HandoffEventType.OFFLINE_MESSAGE, data={"email": email})
+        await self.conversations.append(
+            conversation.id, SenderKind.SYSTEM, texts.say("offline_received", conversation.language, email=email),
+            data={"event": "offline_message"},
+        )
+        return message, updated
+
+    async def rate(self, conversation: Conversation, rating: int, comment: str | None) -> Conversation:
+        if conversation.last_agent_id is None:
+            raise Conflict("only a conversation with a person can be rated")
+        if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
+            raise InvalidInput(f"comment must be at most {MAX_COMMENT_LENGTH} characters", field="comment")
+        updated = await self.conversations.update(conversation.id, rating=rating, rating_comment=comment or None)
+        await self.conversations.record_event(
+            conversation.id, HandoffEventType.RATED, agent_id=conversation.last_agent_id, data={"rating": rating}
+        )
+        return updated

@@ -1,0 +1,155 @@
+"""Fixtures that run the real handoff service, in process, on a free port.
+
+`stack` is parametrized over the embedded stack (SQLite + in-memory backend) and,
+when TEST_DATABASE_URL and TEST_REDIS_URL are set, the production stack
+(PostgreSQL + Redis). `service_factory` starts as many instances as a test
+needs (two on the production stack share one database and one Redis, as two
+real instances behind a load balancer would). `live_service` is one instance on
+the embedded stack with the real Rasa server, for the browser tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as redis
+from aiohttp.test_utils import TestServer
+from handoff.agents import AgentService
+
+from handoff.app import create_app
+from handoff.config import RoutingSettings, Settings
+from handoff.domain import Agent, AgentRole
+from tests.support.db import isolated_database_url
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+PRODUCTION_STACK = bool(os.environ.get("TEST_DATABASE_URL") and REDIS_URL)
+STACKS = ["sqlite-memory"] + (["postgresql-redis"] if PRODUCTION_STACK else [])
+PASSWORD = "correct horse battery"
+UNREACHABLE_BOT = "http://127.0.0.1:9"  # the discard port: nothing listens
+
+
+@dataclass
+class RunningService:
+    """One running instance and a client session to talk to it."""
+
+    url: str
+    settings: Settings
+    http: aiohttp.ClientSession
+
+    async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.url + path, headers=headers, **kwargs) as response:
+            body = await response.json(content_type=None) if response.status != 204 else None
+            return response.status, body
+
+    async def start_conversation(self, language: str = "en", page_url: str = "https://shop.example/awnings") -> dict[str, Any]:
+        status, body = await self.call("POST", "/api/visitor/conversations", json={"language": language, "page_url": page_url})
+        assert status == 201, body
+        return dict(body)
+
+    async def say(self, conversation: dict[str, Any], text: str, client_msg_id: str | None = None) -> dict[str, Any]:
+        status, body = await self.call(
+            "POST",
+            f"/api/visitor/conversations/{conversation['conversation_id']}/messages",
+            token=conversation["visitor_token"],
+            json={"text": text, "client_msg_id": client_msg_id or uuid.uuid4().hex},
+        )
+        assert status in (200, 201), body
+        return dict(body)
+
+    async def login(self, username: str) -> str:
+        status, body = await self.call("POST", "/api/agents/login", json={"username": username, "password": PASSWORD})
+        assert status == 200, body
+        return str(body["token"])
+
+    async def go_online(self, username: str) -> str:
+        token = await self.login(username)
+        status, _ = await self.call("POST", "/api/agents/me/presence", token=token, json={"status": "online"})
+        assert status == 200
+        return token
+
+
+ServiceFactory = Callable[..., Awaitable[RunningService]]
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def stack_settings(stack: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings for a fresh, isolated store and backend of the chosen stack."""
+    fast_routing = RoutingSettings(sweep_interval_seconds=0.1)
+    if stack == "sqlite-memory":
+        yield Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'relais.db'}", backend="memory",
+                       rasa_url=UNREACHABLE_BOT, routing=fast_routing)
+        return
+    assert REDIS_URL
+    prefix = f"test:{uuid.uuid4().hex}:"
+    async with isolated_database_url() as database_url:
+        yield Settings(database_url=database_url, backend="redis", redis_url=REDIS_URL,
+                       redis_prefix=prefix, rasa_url=UNREACHABLE_BOT, routing=fast_routing)
+    client = redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+async def service_factory(stack_settings: Settings) -> AsyncIterator[ServiceFactory]:
+    """Start instances sharing the stack's store (and Redis); all stopped at the end."""
+    servers: list[TestServer] = []
+    http = aiohttp.ClientSession()
+
+    async def start(**overrides: Any) -> RunningService:
+        settings = replace(stack_settings, **overrides)
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return RunningService(url=str(server.make_url("")).rstrip("/"), settings=settings, http=http)
+
+    yield start
+    await http.close()
+    for server in reversed(servers):
+        await server.close()
+
+
+async def add_agent(
+    settings: Settings,
+    username: str,
+    role: AgentRole = AgentRole.AMBASSADOR,
+    languages: tuple[str, ...] = ("fr", "en"),
+    skills: tuple[str, ...] = (),
+    capacity: int = 3,
+) -> Agent:
+    """Create an agent directly in the store, as `relais agents add` does."""
+    from handoff.store import open_store
+
+    store = await open_store(settings.database_url, token_ttl_seconds=3600)
+    try:
+        agents: AgentService = store.agent_service()
+        return await agents.create(
+            username=username, password=PASSWORD, role=role, languages=languages, skills=skills,
+            capacity=capacity, display_name=username.capitalize(),
+        )
+    finally:
+        await store.close()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], *, seconds: float = 10.0) -> None:
+    """Poll until `predicate` holds (events cross processes and timers)."""
+    for _ in range(int(seconds / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")

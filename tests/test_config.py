@@ -1,0 +1,60 @@
+"""Settings: defaults, environment overrides, and clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handoff.config import DEFAULT_ENDPOINTS, ConfigError, load_settings, settings_from_mapping
+from handoff.domain import Pool
+
+
+def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
+    settings = load_settings(DEFAULT_ENDPOINTS, env={})
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.backend == "memory"
+    assert settings.port == 8080
+    assert settings.rasa_url == "http://127.0.0.1:5005"
+    assert settings.routing.offer_timeout_seconds == 30
+    assert settings.routing.modes[Pool.AMBASSADOR] == "auto"
+
+
+def test_environment_overrides_the_file() -> None:
+    settings = load_settings(
+        DEFAULT_ENDPOINTS,
+        env={"DATABASE_URL": "postgresql://u@db/relais", "REDIS_URL": "redis://r:6379/1", "RELAIS_PORT": "9000"},
+    )
+    assert settings.database_url == "postgresql+asyncpg://u@db/relais"
+    assert settings.backend == "redis"
+    assert settings.redis_url == "redis://r:6379/1"
+    assert settings.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("raw", "env", "named"),
+    [
+        ({"routing": {"modes": {"ambassador": "random"}}}, {}, "relais.routing.modes.ambassador"),
+        ({"routing": {"modes": {"robots": "auto"}}}, {}, "relais.routing.modes"),
+        ({"routing": {"offer_timeout_seconds": "soon"}}, {}, "relais.routing.offer_timeout_seconds"),
+        ({"routing": {"default_capacity": 0}}, {}, "relais.routing.default_capacity"),
+        ({}, {"RELAIS_PORT": "http"}, "RELAIS_PORT"),
+        ({}, {"RELAIS_PORT": "70000"}, "RELAIS_PORT"),
+        ({}, {"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"backend": {"type": "etcd"}}, {}, "relais.backend.type"),
+        ({"bot": {"url": "ftp://x"}}, {}, "RASA_URL"),
+        ({"store": "sqlite"}, {}, "relais.store"),
+    ],
+)
+def test_bad_values_name_the_setting(raw: dict[str, object], env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        settings_from_mapping(raw, env)
+
+
+def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "absent.yml", env={})
+    broken = tmp_path / "broken.yml"
+    broken.write_text("relais: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(broken, env={})
