@@ -17,9 +17,11 @@ from aiohttp import web
 
 from handoff.api.context import SERVICES
 from handoff.api.errors import error_middleware
+from handoff.agents import AgentService
 from handoff.api.routes import setup_routes
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
+from handoff.conversations import ConversationService
 from handoff.realtime import EventBus
 from handoff.realtime.memory import MemoryBus
 from handoff.realtime.redis import RedisBus
@@ -53,7 +55,7 @@ def _routing_backend(settings: Settings) -> RoutingBackend:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every component; close them in reverse order on exit."""
     async with contextlib.AsyncExitStack() as stack:
-        store = await open_store(settings.database_url, token_ttl_seconds=settings.agent_token_ttl_seconds)
+        store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
         bus = _bus(settings)
         await bus.start()
@@ -65,8 +67,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await bot.start()
         stack.push_async_callback(bot.close)
 
-        conversations = store.conversation_service(bus)
-        agents = store.agent_service()
+        conversations = ConversationService(store, bus)
+        agents = AgentService(store, token_ttl_seconds=settings.agent_token_ttl_seconds)
         engine = RoutingEngine(backend, settings.routing)
         handoffs = HandoffCoordinator(conversations, agents, engine, bus)
         services = Services(

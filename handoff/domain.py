@@ -163,6 +163,26 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffEvent:
+    """A timestamped handoff milestone (wait and response times are computed from these)."""
+
+    conversation_id: str
+    type: HandoffEventType
+    created_at: datetime
+    agent_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "type": self.type.value,
+            "created_at": self.created_at.isoformat(),
+            "agent_id": self.agent_id,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     """An ambassador, advisor or admin as stored (no secrets)."""
 

@@ -30,6 +30,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from handoff.agents import AgentService  # noqa: E402
 from handoff.app import create_app  # noqa: E402
 from handoff.config import RoutingSettings, Settings  # noqa: E402
 from handoff.domain import AgentRole  # noqa: E402
@@ -46,8 +47,8 @@ def _percentiles(samples: list[float]) -> str:
 
 
 async def _add_agents(settings: Settings, count: int, capacity: int) -> list[str]:
-    store = await open_store(settings.database_url, token_ttl_seconds=3600)
-    agents = store.agent_service()
+    store = await open_store(settings.database_url)
+    agents = AgentService(store)
     names = []
     for n in range(count):
         name = f"bench{n}_{uuid.uuid4().hex[:6]}"

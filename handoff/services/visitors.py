@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from handoff.botbridge import BotBridge, BotUnavailable
 from handoff.conversations import ConversationService
@@ -85,7 +86,7 @@ class VisitorService:
             await self.conversations.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
         for reply in turn.replies:
             if reply.text or reply.buttons:
-                data = {"buttons": list(reply.buttons)} if reply.buttons else {}
+                data: dict[str, Any] = {"buttons": list(reply.buttons)} if reply.buttons else {}
                 if reply.handoff:
                     data["handoff"] = {"pool": reply.handoff.pool.value, "skill": reply.handoff.skill}
                 await self.conversations.append(

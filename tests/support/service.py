@@ -22,11 +22,12 @@ import aiohttp
 import pytest
 import redis.asyncio as redis
 from aiohttp.test_utils import TestServer
-from handoff.agents import AgentService
 
+from handoff.agents import AgentService
 from handoff.app import create_app
 from handoff.config import RoutingSettings, Settings
 from handoff.domain import Agent, AgentRole
+from handoff.store import open_store
 from tests.support.db import isolated_database_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -133,12 +134,9 @@ async def add_agent(
     capacity: int = 3,
 ) -> Agent:
     """Create an agent directly in the store, as `relais agents add` does."""
-    from handoff.store import open_store
-
-    store = await open_store(settings.database_url, token_ttl_seconds=3600)
+    store = await open_store(settings.database_url)
     try:
-        agents: AgentService = store.agent_service()
-        return await agents.create(
+        return await AgentService(store).create(
             username=username, password=PASSWORD, role=role, languages=languages, skills=skills,
             capacity=capacity, display_name=username.capitalize(),
         )

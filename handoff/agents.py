@@ -1,0 +1,245 @@
+"""Agents (ambassadors, advisors, admins): their accounts, passwords and sessions.
+
+Passwords are hashed with scrypt (salted, parameters stored with the hash) off
+the event loop. A login returns a random bearer token; only its SHA-256 is
+stored, with an expiry, so a leaked database holds no usable token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from handoff.domain import (
+    PRODUCT_CATEGORIES,
+    SUPPORTED_LANGUAGES,
+    Agent,
+    AgentRole,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from handoff.store import Store, as_utc, utcnow
+from handoff.store.schema import agent_sessions, agents
+from handoff.tokens import new_id, new_secret, secret_hash
+
+MIN_PASSWORD_LENGTH = 8
+MAX_CAPACITY = 50
+USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    encode = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# Checked against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _agent(row: Row[Any]) -> Agent:
+    return Agent(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=AgentRole(row.role),
+        languages=tuple(row.languages),
+        skills=tuple(row.skills),
+        capacity=row.capacity,
+    )
+
+
+def _username(value: str) -> str:
+    username = value.strip().lower()
+    if not 2 <= len(username) <= 64 or not set(username) <= USERNAME_CHARACTERS:
+        raise InvalidInput("username must be 2-64 characters: letters, digits, '.', '_' or '-'", field="username")
+    return username
+
+
+def _languages(values: Iterable[str]) -> list[str]:
+    languages = sorted({v.strip().lower() for v in values if v.strip()})
+    if not languages or not set(languages) <= set(SUPPORTED_LANGUAGES):
+        raise InvalidInput(f"languages must be among {', '.join(SUPPORTED_LANGUAGES)}", field="languages")
+    return languages
+
+
+def _skills(values: Iterable[str]) -> list[str]:
+    skills = sorted({v.strip().lower() for v in values if v.strip()})
+    unknown = set(skills) - set(PRODUCT_CATEGORIES)
+    if unknown:
+        raise InvalidInput(
+            f"unknown skill(s) {', '.join(sorted(unknown))}; known: {', '.join(PRODUCT_CATEGORIES)}", field="skills"
+        )
+    return skills
+
+
+def _capacity(value: int) -> int:
+    if not 1 <= value <= MAX_CAPACITY:
+        raise InvalidInput(f"capacity must be between 1 and {MAX_CAPACITY}", field="capacity")
+    return value
+
+
+def _password(value: str) -> str:
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    return value
+
+
+class AgentService:
+    def __init__(self, store: Store, *, token_ttl_seconds: float = 12 * 3600) -> None:
+        self.store = store
+        self.token_ttl = timedelta(seconds=token_ttl_seconds)
+
+    async def create(
+        self,
+        *,
+        username: str,
+        password: str,
+        role: AgentRole,
+        languages: Iterable[str],
+        skills: Iterable[str] = (),
+        capacity: int = 3,
+        display_name: str | None = None,
+    ) -> Agent:
+        name = _username(username)
+        values = {
+            "id": new_id("a"),
+            "username": name,
+            "display_name": (display_name or name).strip()[:100] or name,
+            "role": role.value,
+            "languages": _languages(languages),
+            "skills": _skills(skills),
+            "capacity": _capacity(capacity),
+            "password_hash": await asyncio.to_thread(hash_password, _password(password)),
+            "created_at": utcnow(),
+        }
+        try:
+            async with self.store.sessions.begin() as session:
+                await session.execute(insert(agents).values(**values))
+        except IntegrityError:
+            raise Conflict(f"an agent named {name!r} already exists", field="username") from None
+        return await self.get(str(values["id"]))
+
+    async def list(self) -> list[Agent]:
+        async with self.store.sessions() as session:
+            rows = (await session.execute(select(agents).order_by(agents.c.username))).all()
+        return [_agent(row) for row in rows]
+
+    async def get(self, agent_id: str) -> Agent:
+        async with self.store.sessions() as session:
+            row = (await session.execute(select(agents).where(agents.c.id == agent_id))).first()
+        if row is None:
+            raise NotFound("unknown agent", agent_id=agent_id)
+        return _agent(row)
+
+    async def get_by_username(self, username: str) -> Agent:
+        async with self.store.sessions() as session:
+            row = (await session.execute(select(agents).where(agents.c.username == username.strip().lower()))).first()
+        if row is None:
+            raise NotFound(f"no agent named {username!r}", username=username)
+        return _agent(row)
+
+    async def update(
+        self,
+        agent_id: str,
+        *,
+        role: AgentRole | None = None,
+        languages: Iterable[str] | None = None,
+        skills: Iterable[str] | None = None,
+        capacity: int | None = None,
+        display_name: str | None = None,
+        password: str | None = None,
+    ) -> Agent:
+        values: dict[str, Any] = {}
+        if role is not None:
+            values["role"] = role.value
+        if languages is not None:
+            values["languages"] = _languages(languages)
+        if skills is not None:
+            values["skills"] = _skills(skills)
+        if capacity is not None:
+            values["capacity"] = _capacity(capacity)
+        if display_name is not None:
+            values["display_name"] = display_name.strip()[:100] or None
+        if password is not None:
+            values["password_hash"] = await asyncio.to_thread(hash_password, _password(password))
+        values = {key: value for key, value in values.items() if value is not None}
+        await self.get(agent_id)
+        if values:
+            async with self.store.sessions.begin() as session:
+                await session.execute(update(agents).where(agents.c.id == agent_id).values(**values))
+                if "password_hash" in values:  # a new password ends every open session
+                    await session.execute(delete(agent_sessions).where(agent_sessions.c.agent_id == agent_id))
+        return await self.get(agent_id)
+
+    async def remove(self, agent_id: str) -> None:
+        async with self.store.sessions.begin() as session:
+            await session.execute(delete(agent_sessions).where(agent_sessions.c.agent_id == agent_id))
+            result = await session.execute(delete(agents).where(agents.c.id == agent_id))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound("unknown agent", agent_id=agent_id)
+
+    # --- sessions ----------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> tuple[str, Agent]:
+        async with self.store.sessions() as session:
+            row = (
+                await session.execute(select(agents).where(agents.c.username == username.strip().lower()))
+            ).first()
+        stored = row.password_hash if row is not None else _DUMMY_HASH
+        valid = await asyncio.to_thread(verify_password, password, stored)
+        if row is None or not valid:
+            raise Unauthorized("wrong username or password")
+        token = new_secret()
+        now = utcnow()
+        async with self.store.sessions.begin() as session:
+            await session.execute(delete(agent_sessions).where(agent_sessions.c.expires_at < now))
+            await session.execute(
+                insert(agent_sessions).values(
+                    token_hash=secret_hash(token), agent_id=row.id, created_at=now, expires_at=now + self.token_ttl
+                )
+            )
+        return token, _agent(row)
+
+    async def authenticate(self, token: str) -> Agent:
+        query = (
+            select(agents, agent_sessions.c.expires_at)
+            .join(agent_sessions, agent_sessions.c.agent_id == agents.c.id)
+            .where(agent_sessions.c.token_hash == secret_hash(token))
+        )
+        async with self.store.sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None or as_utc(row.expires_at) <= utcnow():
+            raise Unauthorized("invalid or expired agent token")
+        return _agent(row)
+
+    async def logout(self, token: str) -> None:
+        async with self.store.sessions.begin() as session:
+            await session.execute(delete(agent_sessions).where(agent_sessions.c.token_hash == secret_hash(token)))

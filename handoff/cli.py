@@ -1,0 +1,187 @@
+"""`relais`: the project's command line (the console script of `.venv`).
+
+    relais run [--with-bot]                 serve the service (and the bot's processes)
+    relais db upgrade                       migrate the database to the latest schema
+    relais agents add NAME --role ambassador --languages fr,en [--skills awning,solar]
+                          [--capacity 3] [--display-name "Alice"]   (password on stdin)
+    relais agents list
+    relais agents set NAME [--role …] [--languages …] [--skills …] [--capacity N]
+                          [--display-name …] [--password]          (new password on stdin)
+    relais agents remove NAME
+
+Configuration comes from `endpoints.yml` and the environment (`DATABASE_URL`, …),
+validated by `handoff.config.load_settings`; errors are printed in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from handoff.agents import AgentService
+from handoff.config import ConfigError, Settings, load_settings
+from handoff.domain import Agent, AgentRole, DomainError
+from handoff.store import open_store, upgrade
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _read_password(prompt: str) -> str:
+    """From the terminal (asked twice), or the first line of stdin when piped."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != first:
+            raise DomainError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _row(agent: Agent) -> str:
+    skills = ",".join(agent.skills) or "-"
+    return (
+        f"{agent.username:<16} {agent.role.value:<10} {','.join(agent.languages):<6} "
+        f"{skills:<30} {agent.capacity:>3}  {agent.display_name}"
+    )
+
+
+async def _with_agents(settings: Settings, action: Callable[[AgentService], Awaitable[int]]) -> int:
+    store = await open_store(settings.database_url)
+    try:
+        return await action(AgentService(store))
+    finally:
+        await store.close()
+
+
+async def agents_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(f"password for {args.username}: ")
+
+    async def add(agents: AgentService) -> int:
+        agent = await agents.create(
+            username=args.username,
+            password=password,
+            role=AgentRole(args.role),
+            languages=_csv(args.languages),
+            skills=_csv(args.skills or ""),
+            capacity=args.capacity if args.capacity is not None else settings.routing.default_capacity,
+            display_name=args.display_name,
+        )
+        print(f"added {agent.role.value} {agent.username} ({agent.id})")
+        return 0
+
+    return await _with_agents(settings, add)
+
+
+async def agents_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def show(agents: AgentService) -> int:
+        print(f"{'USERNAME':<16} {'ROLE':<10} {'LANG':<6} {'SKILLS':<30} CAP  NAME")
+        for agent in await agents.list():
+            print(_row(agent))
+        return 0
+
+    return await _with_agents(settings, show)
+
+
+async def agents_set(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(f"new password for {args.username}: ") if args.password else None
+
+    async def change(agents: AgentService) -> int:
+        agent = await agents.get_by_username(args.username)
+        updated = await agents.update(
+            agent.id,
+            role=AgentRole(args.role) if args.role else None,
+            languages=_csv(args.languages) if args.languages is not None else None,
+            skills=_csv(args.skills) if args.skills is not None else None,
+            capacity=args.capacity,
+            display_name=args.display_name,
+            password=password,
+        )
+        print(_row(updated))
+        return 0
+
+    return await _with_agents(settings, change)
+
+
+async def agents_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def remove(agents: AgentService) -> int:
+        agent = await agents.get_by_username(args.username)
+        await agents.remove(agent.id)
+        print(f"removed {agent.username}")
+        return 0
+
+    return await _with_agents(settings, remove)
+
+
+async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    revision, head = await upgrade(settings.database_url)
+    print(f"database at revision {revision} (latest: {head})")
+    return 0 if revision == head else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relais", description="Relais: chat widget, Rasa bot and handoff service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve the handoff service")
+    run.add_argument("--with-bot", action="store_true", help="also start the Rasa server and the action server")
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate to the latest schema").set_defaults(handler=db_upgrade)
+
+    agents = commands.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
+    roles = [role.value for role in AgentRole]
+    add = agents.add_parser("add", help="add an agent (password read from stdin)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=roles, required=True)
+    add.add_argument("--languages", required=True, help="comma-separated, e.g. fr,en")
+    add.add_argument("--skills", help="comma-separated product categories, e.g. awning,solar")
+    add.add_argument("--capacity", type=int, help="simultaneous chats (default from endpoints.yml)")
+    add.add_argument("--display-name")
+    add.set_defaults(handler=agents_add)
+
+    agents.add_parser("list", help="list agents").set_defaults(handler=agents_list)
+
+    change = agents.add_parser("set", help="change an agent")
+    change.add_argument("username")
+    change.add_argument("--role", choices=roles)
+    change.add_argument("--languages")
+    change.add_argument("--skills", help="comma-separated; an empty string clears them")
+    change.add_argument("--capacity", type=int)
+    change.add_argument("--display-name")
+    change.add_argument("--password", action="store_true", help="read a new password from stdin")
+    change.set_defaults(handler=agents_set)
+
+    remove = agents.add_parser("remove", help="remove an agent")
+    remove.add_argument("username")
+    remove.set_defaults(handler=agents_remove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "run":
+            from handoff.server import run  # the server pulls in aiohttp's app; only `run` needs it
+
+            run(settings, with_bot=args.with_bot)
+            return 0
+        handler: Command = args.handler
+        return asyncio.run(handler(args, settings))
+    except ConfigError as exc:
+        print(f"relais: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"relais: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The durable schema: conversations, their transcript, handoff events, agents and
+their sessions, as SQLAlchemy Core tables.
+
+The Alembic migrations in `migrations/versions/` create exactly these tables;
+`tests/store/test_migrations.py` checks that the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+ID_LENGTH = 64
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("visitor_id", String(ID_LENGTH), nullable=False, index=True),
+    Column("visitor_token_hash", String(64), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("page_url", Text, nullable=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("pool", String(20), nullable=True),
+    Column("skill", String(32), nullable=True),
+    Column("assigned_agent_id", String(ID_LENGTH), nullable=True, index=True),
+    Column("last_agent_id", String(ID_LENGTH), nullable=True),
+    Column("rating", Integer, nullable=True),
+    Column("rating_comment", Text, nullable=True),
+    Column("outcome", String(64), nullable=True),
+    Column("offline_email", String(320), nullable=True),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("sender_kind", String(20), nullable=False),
+    Column("sender_id", String(ID_LENGTH), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("client_msg_id", String(ID_LENGTH), nullable=True),
+    Column("intent", String(64), nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "seq"),
+    # NULL client_msg_ids never collide (SQL NULL semantics), given ones are unique per conversation.
+    UniqueConstraint("conversation_id", "client_msg_id"),
+)
+
+handoff_events = Table(
+    "handoff_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("agent_id", String(ID_LENGTH), nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "conversation_id", "id"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("languages", JSON, nullable=False),
+    Column("skills", JSON, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", String(ID_LENGTH), ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

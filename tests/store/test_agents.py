@@ -1,0 +1,102 @@
+"""Agents' accounts and sessions."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from handoff.agents import AgentService
+from handoff.domain import AgentRole, Conflict, InvalidInput, NotFound, Unauthorized
+from handoff.store import Store
+from handoff.store.schema import agent_sessions
+from handoff.store.schema import agents as agents_table
+
+PASSWORD = "a long enough secret"
+
+
+async def test_create_list_update_remove(agents: AgentService) -> None:
+    alice = await agents.create(username="Alice", password=PASSWORD, role=AgentRole.AMBASSADOR,
+                                languages=["fr", "en"], skills=["solar", "awning"], display_name="Alice B.")
+    bob = await agents.create(username="bob", password=PASSWORD, role=AgentRole.ADVISOR, languages=["fr"])
+    assert alice.username == "alice" and alice.skills == ("awning", "solar") and alice.capacity == 3
+    assert [a.username for a in await agents.list()] == ["alice", "bob"]
+    assert (await agents.get_by_username("ALICE")).id == alice.id
+    changed = await agents.update(alice.id, capacity=5, skills=["fridge"], role=AgentRole.ADVISOR)
+    assert (changed.capacity, changed.skills, changed.role) == (5, ("fridge",), AgentRole.ADVISOR)
+    await agents.remove(bob.id)
+    with pytest.raises(NotFound):
+        await agents.get(bob.id)
+    with pytest.raises(NotFound):
+        await agents.remove(bob.id)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"username": "x"}, "username"),
+        ({"username": "has space"}, "username"),
+        ({"languages": ["de"]}, "languages"),
+        ({"languages": []}, "languages"),
+        ({"skills": ["teleporter"]}, "skills"),
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": 51}, "capacity"),
+        ({"password": "short"}, "password"),
+    ],
+)
+async def test_invalid_agents_are_refused_and_nothing_is_stored(
+    agents: AgentService, changes: dict[str, object], field: str
+) -> None:
+    values: dict[str, object] = {"username": "carol", "password": PASSWORD, "role": AgentRole.AMBASSADOR,
+                                 "languages": ["fr"], "skills": [], "capacity": 3}
+    values.update(changes)
+    with pytest.raises(InvalidInput) as error:
+        await agents.create(**values)  # type: ignore[arg-type]
+    assert error.value.details["field"] == field
+    assert await agents.list() == []
+
+
+async def test_usernames_are_unique(agents: AgentService) -> None:
+    await agents.create(username="dora", password=PASSWORD, role=AgentRole.AMBASSADOR, languages=["fr"])
+    with pytest.raises(Conflict):
+        await agents.create(username="Dora", password=PASSWORD, role=AgentRole.ADVISOR, languages=["en"])
+    assert len(await agents.list()) == 1
+
+
+async def test_login_authenticate_logout(agents: AgentService, store: Store) -> None:
+    eve = await agents.create(username="eve", password=PASSWORD, role=AgentRole.ADVISOR, languages=["en"])
+    with pytest.raises(Unauthorized):
+        await agents.login("eve", "wrong password")
+    with pytest.raises(Unauthorized):
+        await agents.login("nobody", PASSWORD)
+    token, agent = await agents.login("eve", PASSWORD)
+    assert agent == eve
+    assert await agents.authenticate(token) == eve
+    with pytest.raises(Unauthorized):
+        await agents.authenticate(token[:-1])
+    async with store.sessions() as session:  # neither the password nor the token is stored as such
+        row = (await session.execute(select(agents_table).where(agents_table.c.id == eve.id))).one()
+        stored_tokens = (await session.execute(select(agent_sessions.c.token_hash))).scalars().all()
+    assert PASSWORD not in row.password_hash and row.password_hash.startswith("scrypt$")
+    assert token not in stored_tokens and len(stored_tokens) == 1
+    await agents.logout(token)
+    with pytest.raises(Unauthorized):
+        await agents.authenticate(token)
+
+
+async def test_a_new_password_ends_open_sessions(agents: AgentService) -> None:
+    frank = await agents.create(username="frank", password=PASSWORD, role=AgentRole.AMBASSADOR, languages=["fr"])
+    token, _ = await agents.login("frank", PASSWORD)
+    await agents.update(frank.id, password="another long secret")
+    with pytest.raises(Unauthorized):
+        await agents.authenticate(token)
+    with pytest.raises(Unauthorized):
+        await agents.login("frank", PASSWORD)
+    await agents.login("frank", "another long secret")
+
+
+async def test_tokens_expire(store: Store) -> None:
+    short_lived = AgentService(store, token_ttl_seconds=0)
+    await short_lived.create(username="gus", password=PASSWORD, role=AgentRole.AMBASSADOR, languages=["en"])
+    token, _ = await short_lived.login("gus", PASSWORD)
+    with pytest.raises(Unauthorized):
+        await short_lived.authenticate(token)
