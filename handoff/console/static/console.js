@@ -1,0 +1,746 @@
+/* Relais console — for ambassadors and web advisors. Plain ES2020, no framework.
+ *
+ * State lives in one object; the server pushes changes on /ws/agent (offers,
+ * queue, presence, messages of the conversations this agent holds or watches)
+ * and the console reloads what it may have missed after each reconnection.
+ * Remote text is always rendered with textContent (see docs/console.md).
+ */
+"use strict";
+
+(() => {
+  // ------------------------------------------------------------ i18n
+  const STRINGS = {
+    en: {
+      loginTitle: "Relais console", loginIntro: "For ambassadors and web advisors.", username: "Username", password: "Password",
+      login: "Log in", logout: "Log out", language: "Language", badLogin: "Wrong username or password.", presence: "Presence",
+      online: "Online", away: "Away", offline: "Offline", reconnecting: "Reconnecting…",
+      incoming: "Incoming", noOffers: "No request right now.", queue: "Waiting queue", queueEmpty: "Nobody is waiting.",
+      myChats: "My chats", noChats: "No conversation in progress.", supervision: "Live conversations", noLive: "No live conversation.",
+      team: "Online now", pickChat: "Accept a request or pick a conversation on the left.", page: "Page",
+      yourMessage: "Your message", writeHere: "Write your answer… (Enter to send, Shift+Enter for a new line)", send: "Send",
+      transfer: "Transfer", transferTo: "To", note: "Note", closeChat: "Close the chat", outcome: "Outcome", close: "Close",
+      outcome_resolved: "Resolved", outcome_sale: "Sale", outcome_no_answer: "No answer", outcome_other: "Other",
+      accept: "Accept", decline: "Decline", claim: "Take", takeOver: "Take over", view: "View",
+      expiresIn: "{n} s to accept", expired: "Expired", waited: "waited {t}", lang: "language {l}", topic: "topic {s}",
+      noTopic: "no topic", reason: "reason: {r}", noteLabel: "note: {n}", preview: "Bot transcript",
+      visitor: "Visitor", bot: "Bot", system: "System", ambassador: "ambassador", advisor: "advisor", admin: "admin",
+      status_bot: "with the bot", status_waiting: "waiting", status_assigned: "in progress", status_closed: "closed", status_offline_message: "offline message",
+      poolAdvisor: "Web advisors (pool)", poolAmbassador: "Community (pool)", toAgent: "{name} ({role})",
+      typing: "The visitor is typing…", ended: "This conversation is no longer yours ({r}).", watching: "Supervision: read-only.",
+      offerGone: "This request was taken or has expired.", newOffer: "New request", newMessage: "New message",
+      sending: "sending…", failed: "not sent — retry", load: "{n}/{c} chats", held: "held by {name}", nobody: "nobody",
+      error: "Something went wrong: {m}", unread: "{n} unread",
+    },
+    fr: {
+      loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
+      login: "Se connecter", logout: "Se déconnecter", language: "Langue", badLogin: "Identifiant ou mot de passe incorrect.", presence: "Présence",
+      online: "En ligne", away: "Absent", offline: "Hors ligne", reconnecting: "Reconnexion…",
+      incoming: "Demandes entrantes", noOffers: "Aucune demande pour le moment.", queue: "File d'attente", queueEmpty: "Personne n'attend.",
+      myChats: "Mes conversations", noChats: "Aucune conversation en cours.", supervision: "Conversations en direct", noLive: "Aucune conversation en direct.",
+      team: "En ligne", pickChat: "Acceptez une demande ou choisissez une conversation à gauche.", page: "Page",
+      yourMessage: "Votre message", writeHere: "Votre réponse… (Entrée pour envoyer, Maj+Entrée pour aller à la ligne)", send: "Envoyer",
+      transfer: "Transférer", transferTo: "Vers", note: "Note", closeChat: "Clore la conversation", outcome: "Issue", close: "Clore",
+      outcome_resolved: "Résolu", outcome_sale: "Vente", outcome_no_answer: "Sans réponse", outcome_other: "Autre",
+      accept: "Accepter", decline: "Refuser", claim: "Prendre", takeOver: "Reprendre", view: "Voir",
+      expiresIn: "{n} s pour accepter", expired: "Expirée", waited: "attend depuis {t}", lang: "langue {l}", topic: "sujet {s}",
+      noTopic: "sans sujet", reason: "motif : {r}", noteLabel: "note : {n}", preview: "Échange avec le bot",
+      visitor: "Visiteur", bot: "Bot", system: "Système", ambassador: "ambassadeur", advisor: "conseiller", admin: "admin",
+      status_bot: "avec le bot", status_waiting: "en attente", status_assigned: "en cours", status_closed: "close", status_offline_message: "message hors ligne",
+      poolAdvisor: "Conseillers web (file)", poolAmbassador: "Communauté (file)", toAgent: "{name} ({role})",
+      typing: "Le visiteur écrit…", ended: "Cette conversation n'est plus la vôtre ({r}).", watching: "Supervision : lecture seule.",
+      offerGone: "Cette demande a été prise ou a expiré.", newOffer: "Nouvelle demande", newMessage: "Nouveau message",
+      sending: "envoi…", failed: "non envoyé — réessayer", load: "{n}/{c} conversations", held: "tenue par {name}", nobody: "personne",
+      error: "Un problème est survenu : {m}", unread: "{n} non lus",
+    },
+  };
+  const storedLang = localStorage.getItem("relais.console.lang");
+  let lang = storedLang || ((navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en");
+  const t = (key, vars = {}) => (STRINGS[lang][key] || STRINGS.en[key] || key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
+    document.querySelectorAll(".lang-select").forEach((select) => { select.value = lang; });
+    if (state.agent) renderAll();
+  }
+
+  // ------------------------------------------------------------ helpers
+  const $ = (id) => document.getElementById(id);
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children) if (child !== null && child !== undefined) node.append(child);
+    return node;
+  }
+  const uid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+
+  // Links in remote text: <a> built from URL matches, text as text.
+  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  function linkify(text) {
+    const fragment = document.createDocumentFragment();
+    let last = 0;
+    for (const match of (text || "").matchAll(URL_RE)) {
+      const url = match[0].replace(/[.,;:!?)\]]+$/, "");
+      let href;
+      try { href = new URL(url); } catch { continue; }
+      fragment.append(document.createTextNode(text.slice(last, match.index)));
+      fragment.append(el("a", { href: href.href, target: "_blank", rel: "noopener noreferrer", text: url }));
+      last = match.index + url.length;
+    }
+    fragment.append(document.createTextNode((text || "").slice(last)));
+    return fragment;
+  }
+  const clock = () => new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
+  }
+
+  // ------------------------------------------------------------ state
+  const state = {
+    token: sessionStorage.getItem("relais.console.token"),
+    agent: null, presence: "offline",
+    offers: new Map(),    // conversation_id -> {offer, deadline, receivedAt}
+    queue: [],            // QueueEntry list (receivedAt added)
+    chats: new Map(),     // conversation_id -> chat (see newChat)
+    selected: null,
+    team: [],
+    live: [],
+    socket: null, retries: 0, reconnectTimer: null,
+  };
+
+  function newChat(conversation, mode) {
+    return { id: conversation.id, conversation, mode, messages: new Map(), lastSeq: 0, unread: 0, typing: false, ended: null, pending: [] };
+  }
+
+  // ------------------------------------------------------------ HTTP
+  async function api(method, path, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw Object.assign(new Error("network"), { status: 0 });
+    }
+    if (response.status === 401 && path !== "/api/agents/login") { logoutLocally(); }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw Object.assign(new Error((data && data.error && data.error.message) || response.statusText), { status: response.status });
+    }
+    return data;
+  }
+
+  // ------------------------------------------------------------ notifications: WebAudio beep + title blink
+  let audio = null;
+  document.addEventListener("pointerdown", () => { // browsers allow audio only after a user gesture
+    if (!audio && window.AudioContext) audio = new AudioContext();
+  }, { once: true });
+  function beep(frequency = 880) {
+    if (!audio) return;
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.25);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.25);
+  }
+  const baseTitle = document.title;
+  let blinkTimer = null;
+  function notify(label, frequency) {
+    beep(frequency);
+    if (document.hasFocus() && !document.hidden) return;
+    clearInterval(blinkTimer);
+    let on = false;
+    blinkTimer = setInterval(() => { on = !on; document.title = on ? `● ${label}` : baseTitle; }, 1000);
+  }
+  function stopBlink() { clearInterval(blinkTimer); blinkTimer = null; document.title = totalUnread() ? `(${totalUnread()}) ${baseTitle}` : baseTitle; }
+  window.addEventListener("focus", stopBlink);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) stopBlink(); });
+
+  // ------------------------------------------------------------ login / logout
+  $("login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const body = await api("POST", "/api/agents/login", { username: $("login-username").value.trim(), password: $("login-password").value });
+      state.token = body.token;
+      sessionStorage.setItem("relais.console.token", body.token);
+      $("login-password").value = "";
+      await boot();
+    } catch (err) {
+      $("login-error").textContent = err.status === 401 ? t("badLogin") : t("error", { m: err.message });
+    }
+  });
+
+  $("logout").addEventListener("click", async () => {
+    try { await api("POST", "/api/agents/logout"); } catch { /* the session ends locally anyway */ }
+    logoutLocally();
+  });
+
+  function logoutLocally() {
+    sessionStorage.removeItem("relais.console.token");
+    state.token = null; state.agent = null;
+    if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
+    state.chats.clear(); state.offers.clear(); state.selected = null;
+    $("app-view").hidden = true;
+    $("login-view").hidden = false;
+    $("login-username").focus();
+  }
+
+  document.querySelectorAll(".lang-select").forEach((select) => select.addEventListener("change", () => {
+    lang = select.value;
+    localStorage.setItem("relais.console.lang", lang);
+    applyLanguage();
+  }));
+
+  // ------------------------------------------------------------ start-up
+  async function boot() {
+    const me = await api("GET", "/api/agents/me");
+    state.agent = me.agent;
+    state.presence = me.presence;
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("me").textContent = `${me.agent.display_name} · ${t(me.agent.role)}`;
+    $("supervision-section").hidden = !isSupervisor();
+    await reload();
+    connect();
+    applyLanguage();
+    document.querySelector(`#presence input[value="${state.presence}"]`)?.focus();
+  }
+
+  const isSupervisor = () => state.agent && (state.agent.role === "advisor" || state.agent.role === "admin");
+
+  // Everything that could have changed while the socket was down.
+  async function reload() {
+    const [mine, queue, online] = await Promise.all([
+      api("GET", "/api/agents/me/conversations"), api("GET", "/api/queue"), api("GET", "/api/agents/online"),
+    ]);
+    state.offers.clear();
+    for (const offer of mine.offers) addOffer(offer, false);
+    for (const conversation of mine.conversations) {
+      const chat = state.chats.get(conversation.id) || newChat(conversation, "mine");
+      chat.conversation = conversation; chat.mode = "mine"; chat.ended = null;
+      state.chats.set(conversation.id, chat);
+    }
+    for (const chat of state.chats.values()) {
+      if (chat.mode === "mine" && !mine.conversations.some((c) => c.id === chat.id) && !chat.ended) chat.ended = "closed";
+      fetchMessages(chat);
+    }
+    setQueue(queue.waiting);
+    state.team = online.agents;
+    if (isSupervisor()) await refreshLive();
+    if (!state.selected && state.chats.size) select(state.chats.keys().next().value);
+    renderAll();
+  }
+
+  async function refreshLive() {
+    try { state.live = (await api("GET", "/api/conversations?status=live")).conversations; renderLive(); } catch { /* next time */ }
+  }
+
+  async function fetchMessages(chat) {
+    try {
+      const body = await api("GET", `/api/conversations/${chat.id}/messages?after=${chat.lastSeq}`);
+      chat.conversation = body.conversation;
+      for (const message of body.messages) addMessage(chat, message, false);
+      if (chat.id === state.selected) renderChat();
+      renderTabs();
+    } catch (err) {
+      if (err.status === 403 || err.status === 404) { chat.ended = chat.ended || "gone"; renderTabs(); }
+    }
+  }
+
+  // ------------------------------------------------------------ realtime
+  function connect() {
+    const url = new URL("/ws/agent", location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", state.token);
+    const socket = new WebSocket(url.href);
+    state.socket = socket;
+    socket.onopen = () => {
+      $("conn").hidden = true;
+      if (state.retries > 0) reload().catch(() => {}); // a reconnection: catch up
+      state.retries = 0;
+      for (const chat of state.chats.values()) if (chat.mode === "watch") watch(chat.id);
+    };
+    socket.onmessage = (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      handle(frame);
+    };
+    socket.onclose = () => {
+      if (state.socket !== socket || !state.token) return;
+      state.socket = null;
+      $("conn").hidden = false;
+      const delay = Math.min(30000, 1000 * 2 ** state.retries) * (0.75 + Math.random() / 2);
+      state.retries += 1;
+      clearTimeout(state.reconnectTimer);
+      state.reconnectTimer = setTimeout(connect, delay);
+    };
+  }
+  const wsSend = (frame) => { if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame)); };
+  const watch = (id) => wsSend({ type: "watch", conversation_id: id });
+
+  // Heartbeats every 15 s; the socket's ping counts too, the HTTP one covers a dead socket.
+  setInterval(() => {
+    if (!state.token || state.presence === "offline") return;
+    wsSend({ type: "ping" });
+    api("POST", "/api/agents/me/heartbeat").catch(() => {});
+  }, 15000);
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "offer": addOffer(frame.offer, true); break;
+      case "offer_revoked": state.offers.delete(frame.conversation_id); renderOffers(); break;
+      case "queue": setQueue(frame.waiting); if (isSupervisor()) refreshLive(); break;
+      case "presence": state.team = frame.agents; renderTeam(); renderTransferTargets(); if (isSupervisor()) refreshLive(); break;
+      case "assigned": onAssigned(frame.conversation); break;
+      case "unassigned": onUnassigned(frame.conversation_id, frame.reason); break;
+      case "message": onMessage(frame.message); break;
+      case "conversation": onConversation(frame.conversation); break;
+      case "typing": onTyping(frame); break;
+      default: break;
+    }
+  }
+
+  // ------------------------------------------------------------ offers and queue
+  function addOffer(offer, fresh) {
+    const now = Date.now();
+    state.offers.set(offer.conversation_id, {
+      offer, receivedAt: now,
+      deadline: offer.expires_in_seconds ? now + offer.expires_in_seconds * 1000 : null,
+    });
+    renderOffers();
+    if (fresh) notify(t("newOffer"), 660);
+  }
+
+  function setQueue(waiting) {
+    const now = Date.now();
+    const known = new Set(state.queue.map((q) => q.conversation_id));
+    state.queue = waiting.map((entry) => ({ ...entry, receivedAt: now }));
+    renderQueue();
+    if (state.queue.some((q) => !known.has(q.conversation_id) && !state.offers.has(q.conversation_id))) notify(t("newOffer"), 660);
+  }
+
+  function facts(entry, receivedAt) {
+    const waited = entry.waited_seconds + (Date.now() - receivedAt) / 1000;
+    return [
+      t("lang", { l: (entry.language || "?").toUpperCase() }),
+      entry.skill ? t("topic", { s: entry.skill }) : t("noTopic"),
+      entry.pool ? entry.pool : null,
+      t("waited", { t: duration(waited) }),
+      entry.reason ? t("reason", { r: entry.reason }) : null,
+    ].filter(Boolean).join(" · ");
+  }
+
+  function previewList(messages) {
+    const list = el("ol", { class: "preview", "aria-label": t("preview") });
+    for (const m of messages || []) {
+      list.append(el("li", { class: `p-${m.sender_kind}` }, el("b", { text: senderLabel(m) + " : " }), linkify(m.text)));
+    }
+    return list;
+  }
+
+  // An offer (auto mode) or a queue entry (manual pick, supervision), with the
+  // context an agent needs before taking it.
+  function entryCard(entry, receivedAt, kind) {
+    const card = el("li", { class: `card ${kind}`, "data-conversation-id": entry.conversation_id });
+    const head = el("div", { class: "card-head" });
+    if (kind === "offer") head.append(el("span", { class: "countdown", role: "timer", "aria-live": "off" }));
+    head.append(el("span", { class: "facts", text: facts(entry, receivedAt) }));
+    card.append(head);
+    if (entry.page_url) card.append(el("p", { class: "page" }, el("span", { text: t("page") + " : " }), linkify(entry.page_url)));
+    if (entry.note) card.append(el("p", { class: "note", text: t("noteLabel", { n: entry.note }) }));
+    card.append(previewList(entry.preview));
+    const buttons = el("div", { class: "buttons" });
+    if (kind === "offer") {
+      buttons.append(
+        el("button", { type: "button", class: "primary accept", text: t("accept"), onclick: () => accept(entry.conversation_id) }),
+        el("button", { type: "button", class: "ghost decline", text: t("decline"), onclick: () => decline(entry.conversation_id) }));
+    } else {
+      buttons.append(el("button", { type: "button", class: "primary claim", text: t("claim"), onclick: () => claim(entry.conversation_id) }));
+    }
+    card.append(buttons);
+    return card;
+  }
+
+  function renderOffers() {
+    const list = $("offers");
+    list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
+    $("offers-empty").hidden = state.offers.size > 0;
+    tickCountdowns();
+  }
+
+  function renderQueue() {
+    const entries = state.queue.filter((q) => !state.offers.has(q.conversation_id) && !state.chats.has(q.conversation_id));
+    $("queue").replaceChildren(...entries.map((q) => entryCard(q, q.receivedAt, "queued")));
+    $("queue-empty").hidden = entries.length > 0;
+  }
+
+  function tickCountdowns() {
+    const now = Date.now();
+    for (const card of document.querySelectorAll("#offers .card")) {
+      const item = state.offers.get(card.dataset.conversationId);
+      if (!item) continue;
+      const timer = card.querySelector(".countdown");
+      if (item.deadline) {
+        const left = Math.ceil((item.deadline - now) / 1000);
+        timer.textContent = left > 0 ? t("expiresIn", { n: left }) : t("expired");
+        card.classList.toggle("urgent", left <= 10);
+      }
+      card.querySelector(".facts").textContent = facts(item.offer, item.receivedAt);
+    }
+    for (const card of document.querySelectorAll("#queue .card")) {
+      const entry = state.queue.find((q) => q.conversation_id === card.dataset.conversationId);
+      if (entry) card.querySelector(".facts").textContent = facts(entry, entry.receivedAt);
+    }
+  }
+  setInterval(tickCountdowns, 500);
+
+  async function accept(id) {
+    try {
+      const body = await api("POST", `/api/conversations/${id}/accept`);
+      state.offers.delete(id);
+      onAssigned(body.conversation, true);
+    } catch (err) {
+      state.offers.delete(id);
+      toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
+    }
+    renderOffers();
+  }
+
+  async function decline(id) {
+    state.offers.delete(id);
+    renderOffers();
+    try { await api("POST", `/api/conversations/${id}/decline`); } catch { /* it expires anyway */ }
+  }
+
+  async function claim(id) {
+    try {
+      const body = await api("POST", `/api/conversations/${id}/claim`);
+      onAssigned(body.conversation, true);
+    } catch (err) {
+      toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
+    }
+  }
+
+  // ------------------------------------------------------------ chats
+  function onAssigned(conversation, focus = false) {
+    const chat = state.chats.get(conversation.id) || newChat(conversation, "mine");
+    chat.conversation = conversation; chat.mode = "mine"; chat.ended = null;
+    state.chats.set(conversation.id, chat);
+    state.offers.delete(conversation.id);
+    fetchMessages(chat);
+    if (focus || !state.selected) select(conversation.id);
+    renderOffers(); renderQueue(); renderTabs();
+  }
+
+  function onUnassigned(id, reason) {
+    const chat = state.chats.get(id);
+    if (!chat) return;
+    chat.ended = reason || "closed";
+    renderTabs();
+    if (id === state.selected) renderChat();
+  }
+
+  function onMessage(message) {
+    const chat = state.chats.get(message.conversation_id);
+    if (!chat) return;
+    addMessage(chat, message, true);
+  }
+
+  function addMessage(chat, message, live) {
+    if (chat.messages.has(message.seq)) return;
+    chat.messages.set(message.seq, message);
+    chat.lastSeq = Math.max(chat.lastSeq, message.seq);
+    if (message.client_msg_id) chat.pending = chat.pending.filter((p) => p.id !== message.client_msg_id);
+    if (message.sender_kind === "visitor") chat.typing = false;
+    const seen = chat.id === state.selected && document.hasFocus() && !document.hidden;
+    if (live && message.sender_kind === "visitor") {
+      if (!seen) chat.unread += 1;
+      if (!seen) notify(t("newMessage"), 880);
+    }
+    if (chat.id === state.selected) renderChat();
+    renderTabs();
+  }
+
+  function onConversation(conversation) {
+    const chat = state.chats.get(conversation.id);
+    if (!chat) return;
+    chat.conversation = conversation; // live page URL, status
+    if (chat.id === state.selected) renderChatHead();
+    renderTabs();
+  }
+
+  const typingTimers = new Map();
+  function onTyping(frame) {
+    const chat = state.chats.get(frame.conversation_id);
+    if (!chat || frame.sender_kind !== "visitor") return;
+    chat.typing = Boolean(frame.typing);
+    clearTimeout(typingTimers.get(chat.id));
+    if (chat.typing) typingTimers.set(chat.id, setTimeout(() => { chat.typing = false; renderTyping(); }, 8000));
+    renderTyping();
+  }
+
+  function select(id) {
+    state.selected = id;
+    const chat = state.chats.get(id);
+    if (chat) chat.unread = 0;
+    renderTabs();
+    renderChat();
+    stopBlink();
+  }
+
+  function closeTab(id) {
+    state.chats.delete(id);
+    if (state.selected === id) state.selected = state.chats.size ? state.chats.keys().next().value : null;
+    renderTabs(); renderChat(); renderQueue();
+  }
+
+  const totalUnread = () => [...state.chats.values()].reduce((n, c) => n + c.unread, 0);
+
+  function senderLabel(m) {
+    if (m.sender_kind === "visitor") return t("visitor");
+    if (m.sender_kind === "bot") return t("bot");
+    if (m.sender_kind === "system") return t("system");
+    const name = (m.data && m.data.display_name) || m.sender_id || "?";
+    return `${name} (${t(m.sender_kind)})`;
+  }
+
+  function renderTabs() {
+    const tabs = [...state.chats.values()].map((chat) => {
+      const c = chat.conversation;
+      const label = `${(c.language || "").toUpperCase()} · ${c.skill || t("noTopic")}`;
+      const tab = el("button", {
+        type: "button", role: "tab", class: `tab${chat.ended ? " ended" : ""}${chat.mode === "watch" ? " watch" : ""}`,
+        "aria-selected": String(chat.id === state.selected), "aria-controls": "chat-panel", "data-conversation-id": chat.id,
+        tabindex: chat.id === state.selected ? "0" : "-1", onclick: () => select(chat.id),
+      }, el("span", { class: "tab-label", text: label }), el("span", { class: "tab-id", text: chat.id.slice(-6) }));
+      if (chat.unread) tab.append(el("span", { class: "unread", "aria-label": t("unread", { n: chat.unread }), text: String(chat.unread) }));
+      if (chat.typing) tab.append(el("span", { class: "dot", "aria-hidden": "true", text: "…" }));
+      return tab;
+    });
+    $("chat-tabs").replaceChildren(...tabs);
+    $("chats-empty").hidden = tabs.length > 0;
+    document.title = totalUnread() && !blinkTimer ? `(${totalUnread()}) ${baseTitle}` : (blinkTimer ? document.title : baseTitle);
+  }
+  // Arrow keys move between tabs (ARIA tabs pattern).
+  $("chat-tabs").addEventListener("keydown", (e) => {
+    if (!["ArrowDown", "ArrowUp"].includes(e.key)) return;
+    const ids = [...state.chats.keys()];
+    const i = ids.indexOf(state.selected);
+    const next = ids[(i + (e.key === "ArrowDown" ? 1 : ids.length - 1)) % ids.length];
+    if (next) { select(next); document.querySelector(`#chat-tabs [data-conversation-id="${next}"]`)?.focus(); e.preventDefault(); }
+  });
+
+  function renderChatHead() {
+    const chat = state.chats.get(state.selected);
+    if (!chat) return;
+    const c = chat.conversation;
+    $("chat-title").textContent = `${t("visitor")} ${c.visitor_id ? c.visitor_id.slice(-6) : ""} — ${t("status_" + c.status)}`;
+    const page = $("chat-page");
+    page.textContent = c.page_url || "—";
+    if (c.page_url && /^https?:/i.test(c.page_url)) page.href = c.page_url; else page.removeAttribute("href");
+    $("chat-facts").textContent = [t("lang", { l: (c.language || "?").toUpperCase() }), c.skill ? t("topic", { s: c.skill }) : t("noTopic"), c.pool].filter(Boolean).join(" · ");
+  }
+
+  function renderChat() {
+    const chat = state.chats.get(state.selected);
+    $("chat-empty").hidden = Boolean(chat);
+    $("chat-panel").hidden = !chat;
+    if (!chat) return;
+    renderChatHead();
+    const log = $("chat-log");
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    const items = [...chat.messages.values()].sort((a, b) => a.seq - b.seq).map((m) =>
+      el("div", { class: `msg ${m.sender_kind}`, "data-seq": String(m.seq), "data-sender": m.sender_kind },
+        el("div", { class: "meta" }, el("b", { text: senderLabel(m) }), el("time", { datetime: m.created_at, text: clock().format(new Date(m.created_at)) })),
+        el("div", { class: "text" }, linkify(m.text))));
+    for (const p of chat.pending) {
+      items.push(el("div", { class: `msg mine pending${p.failed ? " failed" : ""}`, "data-client-id": p.id },
+        el("div", { class: "meta" }, p.failed
+          ? el("button", { type: "button", class: "link", text: t("failed"), onclick: () => { p.failed = false; sendPending(chat, p); renderChat(); } })
+          : el("span", { text: t("sending") })),
+        el("div", { class: "text", text: p.text })));
+    }
+    log.replaceChildren(...items);
+    if (atBottom || chat.justOpened !== false) log.scrollTop = log.scrollHeight;
+    chat.justOpened = false;
+    const writable = chat.mode === "mine" && !chat.ended;
+    $("composer").hidden = !writable;
+    $("chat-tools").hidden = !writable;
+    $("chat-readonly").hidden = writable;
+    $("chat-readonly").textContent = chat.mode === "watch" ? t("watching") : chat.ended ? t("ended", { r: chat.ended }) : "";
+    if (!writable) {
+      const actions = el("span", { class: "readonly-actions" });
+      if (chat.mode === "watch" && isSupervisor() && chat.conversation.status !== "bot") {
+        actions.append(el("button", { type: "button", class: "primary", text: t("takeOver"), onclick: () => claim(chat.id) }));
+      }
+      actions.append(el("button", { type: "button", class: "ghost", text: t("close") + " ✕", "aria-label": t("close"), onclick: () => closeTab(chat.id) }));
+      $("chat-readonly").append(" ", actions);
+    }
+    renderTyping();
+    renderTransferTargets();
+  }
+
+  function renderTyping() {
+    const chat = state.chats.get(state.selected);
+    $("chat-typing").hidden = !(chat && chat.typing);
+    $("chat-typing").textContent = t("typing");
+    renderTabs();
+  }
+
+  function renderTransferTargets() {
+    const select = $("transfer-target");
+    const previous = select.value;
+    const options = [el("option", { value: "pool:advisor", text: t("poolAdvisor") }), el("option", { value: "pool:ambassador", text: t("poolAmbassador") })];
+    for (const entry of state.team) {
+      if (!state.agent || entry.agent.id === state.agent.id || entry.presence !== "online") continue;
+      options.push(el("option", { value: "agent:" + entry.agent.id, text: t("toAgent", { name: entry.agent.display_name, role: t(entry.agent.role) }) }));
+    }
+    select.replaceChildren(...options);
+    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  }
+
+  function renderTeam() {
+    $("team").replaceChildren(...state.team.map((entry) => el("li", { class: `member ${entry.presence}` },
+      el("span", { class: "presence-dot", "aria-hidden": "true" }),
+      el("span", { class: "name", text: entry.agent.display_name }),
+      el("span", { class: "role", text: `${t(entry.agent.role)} · ${t(entry.presence)} · ${t("load", { n: entry.load, c: entry.capacity })}` }))));
+  }
+
+  function renderLive() {
+    const names = new Map(state.team.map((e) => [e.agent.id, e.agent.display_name]));
+    const rows = state.live.map((c) => el("li", { class: "card live", "data-conversation-id": c.id },
+      el("div", { class: "facts", text: [(c.language || "").toUpperCase(), c.skill || t("noTopic"), t("status_" + c.status),
+        t("held", { name: c.assigned_agent_id ? names.get(c.assigned_agent_id) || c.assigned_agent_id.slice(-6) : t("nobody") })].join(" · ") }),
+      c.page_url ? el("p", { class: "page" }, linkify(c.page_url)) : null,
+      el("div", { class: "buttons" },
+        el("button", { type: "button", class: "ghost view", text: t("view"), onclick: () => openWatch(c) }),
+        c.assigned_agent_id !== (state.agent && state.agent.id)
+          ? el("button", { type: "button", class: "primary takeover", text: c.status === "waiting" ? t("claim") : t("takeOver"), onclick: () => claim(c.id) })
+          : null)));
+    $("supervision").replaceChildren(...rows);
+    $("supervision-empty").hidden = rows.length > 0;
+  }
+
+  function openWatch(conversation) {
+    if (!state.chats.has(conversation.id)) {
+      state.chats.set(conversation.id, newChat(conversation, "watch"));
+      watch(conversation.id);
+      fetchMessages(state.chats.get(conversation.id));
+    }
+    select(conversation.id);
+  }
+
+  function renderAll() {
+    renderOffers(); renderQueue(); renderTabs(); renderChat(); renderTeam(); renderLive();
+    document.querySelectorAll('#presence input').forEach((input) => { input.checked = input.value === state.presence; });
+  }
+
+  // ------------------------------------------------------------ actions in a chat
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const chat = state.chats.get(state.selected);
+    const input = $("composer-input");
+    const text = input.value.trim();
+    if (!chat || !text) return;
+    input.value = "";
+    stopTyping(chat.id);
+    const item = { id: uid(), text };
+    chat.pending.push(item);
+    renderChat();
+    sendPending(chat, item);
+  });
+  $("composer-input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
+  });
+
+  // Retried with the same client_msg_id until the server acknowledges it.
+  async function sendPending(chat, item, attempt = 0) {
+    try {
+      const body = await api("POST", `/api/conversations/${chat.id}/messages`, { text: item.text, client_msg_id: item.id });
+      addMessage(chat, body.message, false);
+    } catch (err) {
+      if (err.status === 0 && attempt < 6) { setTimeout(() => sendPending(chat, item, attempt + 1), 1000 * 2 ** attempt); return; }
+      item.failed = true;
+      if (err.status) toast(t("error", { m: err.message }));
+    }
+    if (chat.id === state.selected) renderChat();
+  }
+
+  let typingSince = 0;
+  let typingStop = null;
+  $("composer-input").addEventListener("input", () => {
+    const id = state.selected;
+    if (!id) return;
+    if (Date.now() - typingSince > 3000) { typingSince = Date.now(); wsSend({ type: "typing", conversation_id: id, typing: true }); }
+    clearTimeout(typingStop);
+    typingStop = setTimeout(() => stopTyping(id), 4000);
+  });
+  function stopTyping(id) {
+    clearTimeout(typingStop);
+    if (typingSince) { typingSince = 0; wsSend({ type: "typing", conversation_id: id, typing: false }); }
+  }
+
+  $("transfer-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const id = state.selected;
+    const [kind, value] = $("transfer-target").value.split(":");
+    const body = kind === "pool" ? { pool: value } : { agent_id: value };
+    const note = $("transfer-note").value.trim();
+    if (note) body.note = note;
+    try {
+      await api("POST", `/api/conversations/${id}/transfer`, body);
+      $("transfer-note").value = "";
+      closeTab(id);
+    } catch (err) { $("tool-error").textContent = t("error", { m: err.message }); }
+  });
+
+  $("close-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const id = state.selected;
+    try {
+      await api("POST", `/api/conversations/${id}/close`, { outcome: $("close-outcome").value });
+      closeTab(id);
+      $("chat-view").focus();
+    } catch (err) { $("tool-error").textContent = t("error", { m: err.message }); }
+  });
+
+  // ------------------------------------------------------------ presence
+  $("presence").addEventListener("change", async (e) => {
+    const status = e.target.value;
+    try {
+      const body = await api("POST", "/api/agents/me/presence", { status });
+      state.presence = body.presence;
+    } catch (err) {
+      toast(t("error", { m: err.message }));
+    }
+    renderAll();
+  });
+
+  function toast(text) {
+    const node = el("div", { class: "toast", role: "alert", text });
+    document.body.append(node);
+    setTimeout(() => node.remove(), 5000);
+  }
+
+  // ------------------------------------------------------------ go
+  applyLanguage();
+  if (state.token) {
+    boot().catch(() => logoutLocally());
+  } else {
+    $("login-view").hidden = false;
+    $("login-username").focus();
+  }
+})();
