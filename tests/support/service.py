@@ -46,7 +46,9 @@ class RunningService:
     http: aiohttp.ClientSession
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         async with self.http.request(method, self.url + path, headers=headers, **kwargs) as response:
             body = await response.json(content_type=None) if response.status != 204 else None
             return response.status, body

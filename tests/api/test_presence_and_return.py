@@ -1,0 +1,100 @@
+"""Presence over time through the API: an agent who disappears, a visitor who returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff.config import RoutingSettings
+from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
+
+
+async def _messages(service: RunningService, conversation: dict[str, Any]) -> list[dict[str, Any]]:
+    status, body = await service.call(
+        "GET", f"/api/visitor/conversations/{conversation['conversation_id']}/messages",
+        token=conversation["visitor_token"],
+    )
+    assert status == 200
+    return list(body["messages"])
+
+
+async def _hand_to(service: RunningService, conversation: dict[str, Any], token: str) -> None:
+    cid = conversation["conversation_id"]
+    status, _ = await service.call(
+        "POST", f"/api/visitor/conversations/{cid}/handoff", token=conversation["visitor_token"], json={"pool": "ambassador"}
+    )
+    assert status == 200
+
+    async def offered() -> bool:
+        _, body = await service.call("GET", "/api/agents/me/conversations", token=token)
+        return any(offer["conversation_id"] == cid for offer in body["offers"])
+
+    await wait_for(offered)
+    status, _ = await service.call("POST", f"/api/conversations/{cid}/accept", token=token)
+    assert status == 200
+
+
+async def test_a_silent_agent_keeps_chats_for_the_grace_period_then_they_are_requeued(
+    service_factory: ServiceFactory,
+) -> None:
+    routing = RoutingSettings(heartbeat_timeout_seconds=1, grace_period_seconds=0.5, sweep_interval_seconds=0.1)
+    service = await service_factory(routing=routing)
+    await add_agent(service.settings, "lea")
+    await add_agent(service.settings, "max")
+    lea = await service.go_online("lea")
+    conversation = await service.start_conversation()
+    await _hand_to(service, conversation, lea)
+    max_token = await service.login("max")  # max comes online only after lea has the chat
+
+    # lea stops sending heartbeats: after the timeout and the grace period the chat
+    # goes back to the queue, the visitor is told, and the next agent gets it.
+    async def requeued() -> bool:
+        return any(m["data"].get("event") == "requeued" for m in await _messages(service, conversation))
+
+    await wait_for(requeued)
+    await service.call("POST", "/api/agents/me/presence", token=max_token, json={"status": "online"})
+
+    async def offered_to_max() -> bool:
+        _, body = await service.call("GET", "/api/agents/me/conversations", token=max_token)
+        return [o["conversation_id"] for o in body["offers"]] == [conversation["conversation_id"]]
+
+    await wait_for(offered_to_max)
+    status, body = await service.call("GET", "/api/agents/me/conversations", token=lea)
+    assert status == 200 and body["conversations"] == []
+
+
+async def test_a_returning_visitor_is_offered_first_to_the_agent_they_had(service_factory: ServiceFactory) -> None:
+    service = await service_factory()
+    await add_agent(service.settings, "nina")
+    await add_agent(service.settings, "omar")
+    nina, omar = await service.go_online("nina"), await service.go_online("omar")
+    first = await service.start_conversation()
+    _, body = await service.call(
+        "POST", f"/api/visitor/conversations/{first['conversation_id']}/handoff",
+        token=first["visitor_token"], json={"pool": "ambassador"},
+    )
+
+    async def offered_to() -> str | None:
+        for name, token in (("nina", nina), ("omar", omar)):
+            _, mine = await service.call("GET", "/api/agents/me/conversations", token=token)
+            if mine["offers"]:
+                return name
+        return None
+
+    async def someone_offered() -> bool:
+        return await offered_to() is not None
+
+    await wait_for(someone_offered)
+    had = await offered_to()
+    had_token, other_token = (nina, omar) if had == "nina" else (omar, nina)
+    cid = first["conversation_id"]
+    await service.call("POST", f"/api/conversations/{cid}/accept", token=had_token)
+    await service.call("POST", f"/api/conversations/{cid}/close", token=had_token, json={"outcome": "resolved"})
+    # The other agent is now idle for longer, so plain routing would pick them;
+    # the returning visitor goes to the agent they had.
+    status, second = await service.call(
+        "POST", "/api/visitor/conversations", json={"language": "en", "visitor_id": first["visitor_id"]}
+    )
+    assert status == 201 and second["visitor_id"] == first["visitor_id"]
+    await _hand_to(service, second, had_token)
+    _, other = await service.call("GET", "/api/agents/me/conversations", token=other_token)
+    assert other["offers"] == [] and other["conversations"] == []
