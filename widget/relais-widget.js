@@ -458,7 +458,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
   function renderActions() {
     const s = status();
     ui.actions.replaceChildren();
-    const show = state.availability && (s === "bot" || s === "closed") && !state.showOffline;
+    const show = state.availability && ["bot", "closed", "offline_message"].includes(s) && !state.showOffline;
     ui.actions.hidden = !show;
     if (show) ui.actions.append(...handoffButtons());
   }
@@ -494,7 +494,8 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     const question = el("textarea", { name: "question", required: true, rows: "3", maxlength: String(MAX_TEXT) });
     const error = el("p", { class: "error", role: "alert" });
     const submit = el("button", { class: "primary", type: "submit", text: t("submit") });
-    const form = el("form", { class: "card", "data-kind": "offline", "aria-label": t("leaveMessage") },
+    // novalidate: our own messages, in the widget's language, rather than the browser's bubbles.
+    const form = el("form", { class: "card", "data-kind": "offline", "aria-label": t("leaveMessage"), novalidate: true },
       el("p", { text: t("offlineIntro") }),
       el("label", {}, t("email"), email), el("label", {}, t("question"), question), error, submit);
     form.addEventListener("submit", async (e) => {
@@ -531,7 +532,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     const comment = el("textarea", { name: "comment", rows: "2", maxlength: "2000" });
     const error = el("p", { class: "error", role: "alert" });
     const submit = el("button", { class: "primary", type: "submit", text: t("rateSend") });
-    const form = el("form", { class: "card", "aria-label": t("rateTitle") }, el("p", { text: t("rateTitle") }), stars, el("label", {}, t("comment"), comment), error, submit);
+    const form = el("form", { class: "card", "aria-label": t("rateTitle"), novalidate: true }, el("p", { text: t("rateTitle") }), stars, el("label", {}, t("comment"), comment), error, submit);
     form.dataset.kind = "rating";
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -714,15 +715,20 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     let socket;
     try { socket = new WebSocket(url.href); } catch { return scheduleReconnect(); }
     state.socket = socket;
-    socket.onopen = () => {
-      state.socketOpen = true; state.retries = 0;
-      ui.conn.hidden = true;
-      stopPolling();
-      flush();
-    };
+    let healthy = false;
+    socket.onopen = () => { state.socketOpen = true; };
     socket.onmessage = (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
+      // The server always starts with its replay and a `conversation` frame: only a
+      // socket that delivers counts as healthy (a proxy may accept, then drop it).
+      if (!healthy) {
+        healthy = true;
+        state.retries = 0;
+        ui.conn.hidden = true;
+        stopPolling();
+        flush();
+      }
       if (frame.type === "message") renderMessage(frame.message);
       else if (frame.type === "conversation") setConversation(frame.conversation);
       else if (frame.type === "queue_position") { state.position = frame.position; renderHeader(); }
@@ -754,7 +760,9 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
   }
   function startPolling() {
     if (state.pollTimer) return;
-    state.pollTimer = setInterval(() => { if (navigator.onLine) catchUp().then(() => flush()).catch(() => {}); }, 4000);
+    const poll = () => { if (navigator.onLine) catchUp().then(() => flush()).catch(() => {}); };
+    state.pollTimer = setInterval(poll, 4000);
+    poll();
   }
   function stopPolling() { clearInterval(state.pollTimer); state.pollTimer = null; }
 

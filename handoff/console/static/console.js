@@ -29,7 +29,7 @@
       typing: "The visitor is typing…", ended: "This conversation is no longer yours ({r}).", watching: "Supervision: read-only.",
       offerGone: "This request was taken or has expired.", newOffer: "New request", newMessage: "New message",
       sending: "sending…", failed: "not sent — retry", load: "{n}/{c} chats", held: "held by {name}", nobody: "nobody",
-      error: "Something went wrong: {m}", unread: "{n} unread",
+      error: "Something went wrong: {m}", unread: "{n} unread", colon: ": ",
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
@@ -50,7 +50,7 @@
       typing: "Le visiteur écrit…", ended: "Cette conversation n'est plus la vôtre ({r}).", watching: "Supervision : lecture seule.",
       offerGone: "Cette demande a été prise ou a expiré.", newOffer: "Nouvelle demande", newMessage: "Nouveau message",
       sending: "envoi…", failed: "non envoyé — réessayer", load: "{n}/{c} conversations", held: "tenue par {name}", nobody: "personne",
-      error: "Un problème est survenu : {m}", unread: "{n} non lus",
+      error: "Un problème est survenu : {m}", unread: "{n} non lus", colon: " : ",
     },
   };
   const storedLang = localStorage.getItem("relais.console.lang");
@@ -244,6 +244,12 @@
     renderAll();
   }
 
+  // Loads change without a presence event (assignments): refresh the team list then, and now and then.
+  async function refreshTeam() {
+    try { state.team = (await api("GET", "/api/agents/online")).agents; renderTeam(); renderTransferTargets(); } catch { /* next time */ }
+  }
+  setInterval(() => { if (state.agent) refreshTeam(); }, 30000);
+
   async function refreshLive() {
     try { state.live = (await api("GET", "/api/conversations?status=live")).conversations; renderLive(); } catch { /* next time */ }
   }
@@ -304,8 +310,8 @@
       case "offer_revoked": state.offers.delete(frame.conversation_id); renderOffers(); break;
       case "queue": setQueue(frame.waiting); if (isSupervisor()) refreshLive(); break;
       case "presence": state.team = frame.agents; renderTeam(); renderTransferTargets(); if (isSupervisor()) refreshLive(); break;
-      case "assigned": onAssigned(frame.conversation); break;
-      case "unassigned": onUnassigned(frame.conversation_id, frame.reason); break;
+      case "assigned": onAssigned(frame.conversation); refreshTeam(); break;
+      case "unassigned": onUnassigned(frame.conversation_id, frame.reason); refreshTeam(); break;
       case "message": onMessage(frame.message); break;
       case "conversation": onConversation(frame.conversation); break;
       case "typing": onTyping(frame); break;
@@ -346,7 +352,7 @@
   function previewList(messages) {
     const list = el("ol", { class: "preview", "aria-label": t("preview") });
     for (const m of messages || []) {
-      list.append(el("li", { class: `p-${m.sender_kind}` }, el("b", { text: senderLabel(m) + " : " }), linkify(m.text)));
+      list.append(el("li", { class: `p-${m.sender_kind}` }, el("b", { text: senderLabel(m) + t("colon") }), linkify(m.text)));
     }
     return list;
   }
@@ -359,7 +365,7 @@
     if (kind === "offer") head.append(el("span", { class: "countdown", role: "timer", "aria-live": "off" }));
     head.append(el("span", { class: "facts", text: facts(entry, receivedAt) }));
     card.append(head);
-    if (entry.page_url) card.append(el("p", { class: "page" }, el("span", { text: t("page") + " : " }), linkify(entry.page_url)));
+    if (entry.page_url) card.append(el("p", { class: "page" }, el("span", { text: t("page") + t("colon") }), linkify(entry.page_url)));
     if (entry.note) card.append(el("p", { class: "note", text: t("noteLabel", { n: entry.note }) }));
     card.append(previewList(entry.preview));
     const buttons = el("div", { class: "buttons" });
@@ -378,6 +384,7 @@
     const list = $("offers");
     list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
     $("offers-empty").hidden = state.offers.size > 0;
+    scrollPreviews(list);
     tickCountdowns();
   }
 
@@ -385,6 +392,12 @@
     const entries = state.queue.filter((q) => !state.offers.has(q.conversation_id) && !state.chats.has(q.conversation_id));
     $("queue").replaceChildren(...entries.map((q) => entryCard(q, q.receivedAt, "queued")));
     $("queue-empty").hidden = entries.length > 0;
+    scrollPreviews($("queue"));
+  }
+
+  // The latest turns (what made the bot escalate) matter most: show the end of each preview.
+  function scrollPreviews(list) {
+    list.querySelectorAll(".preview").forEach((preview) => { preview.scrollTop = preview.scrollHeight; });
   }
 
   function tickCountdowns() {
