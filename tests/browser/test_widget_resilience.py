@@ -22,7 +22,7 @@ from tests.browser.conftest import (
     widget,
     widget_state,
 )
-from tests.support.service import wait_for
+from tests.support.service import UNREACHABLE_BOT, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -326,4 +326,49 @@ async def test_keyboard_and_phone_width(service: BrowserService, browser: Browse
     await expect(panel).to_be_hidden()
     await expect(launcher).to_be_focused()
     await expect(launcher).to_have_attribute("aria-expanded", "false")
+    await context.close()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rasa_url": UNREACHABLE_BOT}], indirect=True)
+async def test_when_the_bot_is_down_the_widget_offers_a_person(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "hugo")
+    await service.go_online("hugo")
+    context = await new_context(browser)
+    page = await context.new_page()
+    await page.goto(service.url + "/")
+    root = await open_widget(page)
+    await visitor_says(root, "do you ship to Belgium?")
+    notice = root.locator(".msg.system", has_text="Our assistant is unavailable")
+    await expect(notice).to_be_visible()
+    # The message carries data.offer_handoff: an offer card right below it.
+    offer_card = root.locator(".card[data-trailing]")
+    await offer_card.get_by_role("button", name="Talk to the community").click()
+    await expect(root.locator(".msg.system", has_text="number 1 in line")).to_be_visible()
+    await expect(root.locator(".status")).to_have_text("You are number 1 in line.")
+    await expect(offer_card).to_have_count(0)
+    await context.close()
+
+
+async def test_the_page_can_ask_for_more_available_people_than_the_server(
+    service: BrowserService, browser: Browser
+) -> None:
+    await make_agent(service, "ines")
+    await make_agent(service, "jules")
+    await service.go_online("ines")
+    service.host_pages["strict.html"] = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title></head><body>'
+        '<script src="/widget/relais-widget.js" data-brand="Évasion Van" data-min-available="ambassador:2"></script>'
+        "</body></html>"
+    )
+    context = await new_context(browser)
+    page = await context.new_page()
+    await page.goto(service.url + "/test-pages/strict.html")
+    root = await open_widget(page)
+    # One ambassador online is enough for the server (min_available 1), not for this page.
+    await expect(root.get_by_role("button", name="Leave us a message")).to_be_visible()
+    await expect(root.get_by_role("button", name="Talk to the community")).to_have_count(0)
+    await service.go_online("jules")
+    await root.get_by_role("button", name="Close the chat").first.click()
+    await root.get_by_role("button", name="Open the chat").click()
+    await expect(root.get_by_role("button", name="Talk to the community")).to_be_visible()
     await context.close()
