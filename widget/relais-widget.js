@@ -104,7 +104,7 @@
     flushing: false, flushTimer: null, flushDelay: 1000,
     // what the trailing card at the end of the log shows (see renderTrailing)
     rateSeq: null, ratedNow: false, offerSeq: null, offlineSeq: null, showOffline: false, offlineDone: false,
-    unread: 0, pageUrl: null, buttonTitles: new Map(),
+    unread: 0, started: false, pageUrl: null, buttonTitles: new Map(),
     typingSentAt: 0, typingStopTimer: null, agentTypingTimer: null,
   };
 
@@ -377,7 +377,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     renderTrailing();
     if (kind !== "visitor") {
       hideAgentTyping();
-      if (ui.panel.hidden) { state.unread += 1; renderBadge(); }
+      if (ui.panel.hidden && state.started) { state.unread += 1; renderBadge(); } // not for the history shown at start
     }
     scrollDown();
   }
@@ -470,7 +470,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     let card = null;
     const last = state.lastSeq;
     if (state.ratedNow) {
-      card = el("div", { class: "card", role: "status" }, el("p", { text: t("rateThanks") }));
+      card = el("div", { class: "card", role: "status", "data-kind": "thanks" }, el("p", { text: t("rateThanks") }));
     } else if (state.offlineDone) {
       card = null;
     } else if (state.rateSeq && s !== "assigned" && s !== "waiting") {
@@ -478,9 +478,10 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     } else if ((state.showOffline || (state.offlineSeq && state.offlineSeq === last)) && s !== "assigned" && s !== "waiting" && s !== "offline_message") {
       card = offlineCard();
     } else if (state.offerSeq && state.offerSeq === last && (s === "bot" || s === "closed")) {
-      card = el("div", { class: "card" }, el("div", { class: "chips" }, ...handoffButtons()));
+      card = el("div", { class: "card", "data-kind": "offer" }, el("div", { class: "chips" }, ...handoffButtons()));
     }
-    if (old && card && old.dataset.kind === card.dataset.kind && card.dataset.kind !== "offer") return; // keep what is being typed
+    // A form being filled in stays as it is (re-rendering would lose what is typed).
+    if (old && card && old.dataset.kind === card.dataset.kind && ["offline", "rating", "thanks"].includes(card.dataset.kind)) return;
     if (old) old.remove();
     if (card) {
       card.dataset.trailing = "1";
@@ -826,6 +827,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
       }
       connect();
     }
+    state.started = true;
     flush();
   }
 

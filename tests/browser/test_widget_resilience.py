@@ -231,10 +231,19 @@ async def test_a_network_drop_loses_nothing_either_way(service: BrowserService, 
     )
     texts = [m["text"] for m in body["messages"]]
     assert texts.count("Typed while offline") == 1
-    await agent_says(service, "chloe", conversation_id, "Welcome back")
-    await expect(root.locator(".msg.ambassador").last).to_contain_text("Welcome back")
     seqs = [int(s) for s in await root.locator(".msg[data-seq]").evaluate_all("ns => ns.map(n => n.dataset.seq)")]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+    # With the panel closed, a new answer shows on the launcher's badge.
+    await root.locator("header").get_by_role("button", name="Close the chat").click()
+    await agent_says(service, "chloe", conversation_id, "Welcome back")
+    launcher = root.locator("button.launcher")
+    await expect(launcher.locator(".badge")).to_have_text("1")
+    await expect(launcher).to_have_attribute("aria-label", "Open the chat — 1 new messages")
+    await page.reload()  # the history shown again after a reload is not "new"
+    await expect(launcher.locator(".badge")).to_be_hidden()
+    await launcher.click()
+    await expect(root.locator(".msg.ambassador").last).to_contain_text("Welcome back")
     await context.close()
 
 
