@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from handoff.api.context import SERVICES
-from handoff.api.errors import error_middleware
 from handoff.agents import AgentService
+from handoff.api.context import SERVICES
+from handoff.api.cors import cors_middleware
+from handoff.api.errors import error_middleware
 from handoff.api.routes import setup_routes
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
@@ -96,7 +97,9 @@ async def _sweep_forever(handoffs: HandoffCoordinator, interval: float) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[cors_middleware(settings.widget_origins), error_middleware], client_max_size=MAX_BODY_BYTES
+    )
     setup_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -54,6 +54,7 @@ class Settings:
         default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
     )
     agent_token_ttl_seconds: float = 12 * 3600
+    widget_origins: tuple[str, ...] = ("*",)  # sites allowed to embed the widget (CORS)
 
 
 DEFAULTS = Settings()
@@ -163,6 +164,15 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         pool: _integer(value, f"relais.widget.min_available.{pool.value}")
         for pool, value in _per_pool(widget.get("min_available"), "relais.widget.min_available", DEFAULTS.min_available).items()
     }
+    origins_raw = env.get("RELAIS_WIDGET_ORIGINS") or widget.get("allowed_origins") or ["*"]
+    if isinstance(origins_raw, str):
+        origins_raw = [item for item in origins_raw.replace(",", " ").split() if item]
+    if not isinstance(origins_raw, list) or not origins_raw:
+        raise ConfigError("relais.widget.allowed_origins (RELAIS_WIDGET_ORIGINS) must be a list of origins or *")
+    widget_origins = tuple(
+        origin if origin == "*" else _url(origin, "relais.widget.allowed_origins (RELAIS_WIDGET_ORIGINS)", ("http://", "https://")).rstrip("/")
+        for origin in map(str, origins_raw)
+    )
     return Settings(
         host=host,
         port=port,
@@ -175,6 +185,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         rasa_timeout_seconds=rasa_timeout,
         routing=routing_settings,
         min_available=min_available,
+        widget_origins=widget_origins,
     )
 
 

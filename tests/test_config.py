@@ -58,3 +58,13 @@ def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
     broken.write_text("relais: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(broken, env={})
+
+
+def test_widget_origins_are_validated() -> None:
+    settings = settings_from_mapping({"widget": {"allowed_origins": ["https://shop.example/"]}}, {})
+    assert settings.widget_origins == ("https://shop.example",)
+    from_env = settings_from_mapping({}, {"RELAIS_WIDGET_ORIGINS": "https://a.example, https://b.example"})
+    assert from_env.widget_origins == ("https://a.example", "https://b.example")
+    assert settings_from_mapping({}, {}).widget_origins == ("*",)
+    with pytest.raises(ConfigError, match="allowed_origins"):
+        settings_from_mapping({"widget": {"allowed_origins": ["ftp://nope"]}}, {})

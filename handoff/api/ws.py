@@ -19,7 +19,13 @@ from aiohttp import WSMsgType, web
 from handoff.api.context import services
 from handoff.api.payload import after_param
 from handoff.domain import Agent, ConversationStatus, DomainError, InvalidInput, Unauthorized
-from handoff.realtime import AGENTS_CHANNEL, Event, Subscription, agent_channel, conversation_channel
+from handoff.realtime import (
+    AGENTS_CHANNEL,
+    Event,
+    Subscription,
+    agent_channel,
+    conversation_channel,
+)
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0

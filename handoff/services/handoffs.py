@@ -152,7 +152,11 @@ class HandoffCoordinator:
                 {"type": "unassigned", "conversation_id": conversation.id, "reason": "taken_over"},
             )
         await self.conversations.transition(
-            conversation.id, {ConversationStatus.ASSIGNED}, status=ConversationStatus.WAITING, assigned_agent_id=None
+            conversation.id,
+            {ConversationStatus.ASSIGNED},
+            status=ConversationStatus.WAITING,
+            assigned_agent_id=None,
+            pool=Pool.ADVISOR,
         )
         await self.apply(
             await self.engine.enqueue(

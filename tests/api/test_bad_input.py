@@ -99,3 +99,24 @@ async def test_openapi_document_lists_the_contract(service: RunningService) -> N
     for path in ("/api/visitor/conversations", "/api/agents/login", "/api/queue", "/api/availability",
                  "/api/conversations/{conversation_id}/transcript"):
         assert path in document["paths"]
+
+
+async def test_the_widget_may_call_the_visitor_api_from_another_origin(service_factory: ServiceFactory) -> None:
+    service = await service_factory(widget_origins=("https://shop.example",))
+    origin = {"Origin": "https://shop.example"}
+    async with service.http.options(
+        service.url + "/api/visitor/conversations",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    ) as preflight:
+        assert preflight.status == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+        assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    status, _ = await service.call("POST", "/api/visitor/conversations", json={"language": "en"}, headers=origin)
+    assert status == 201
+    async with service.http.get(service.url + "/api/availability", headers=origin) as response:
+        assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    # Another site, and the agents' API, get no CORS grant.
+    async with service.http.get(service.url + "/api/availability", headers={"Origin": "https://evil.example"}) as response:
+        assert "Access-Control-Allow-Origin" not in response.headers
+    async with service.http.post(service.url + "/api/agents/login", json={}, headers=origin) as response:
+        assert "Access-Control-Allow-Origin" not in response.headers
