@@ -317,6 +317,7 @@ async def test_supervisor_sees_live_conversations_and_can_take_over(service_fact
     assert status == 403
     status, taken = await service.call("POST", f"/api/conversations/{cid}/claim", token=sam)
     assert status == 200 and taken["conversation"]["status"] == "assigned"
+    assert taken["conversation"]["pool"] == "advisor"
     status, me = await service.call("GET", "/api/agents/me", token=sam)
     assert taken["conversation"]["assigned_agent_id"] == me["agent"]["id"]
 
