@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import aiohttp
 import pytest
@@ -16,44 +15,6 @@ import pytest
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
 from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
-
-
-async def _offers(service: RunningService, token: str) -> list[dict[str, Any]]:
-    status, body = await service.call("GET", "/api/agents/me/conversations", token=token)
-    assert status == 200
-    return list(body["offers"])
-
-
-async def _await_offer(service: RunningService, token: str, conversation_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-
-    async def offered() -> bool:
-        for offer in await _offers(service, token):
-            if offer["conversation_id"] == conversation_id:
-                found.update(offer)
-                return True
-        return False
-
-    await wait_for(offered)
-    return found
-
-
-async def _messages(service: RunningService, conversation: dict[str, Any]) -> list[dict[str, Any]]:
-    status, body = await service.call(
-        "GET", f"/api/visitor/conversations/{conversation['conversation_id']}/messages",
-        token=conversation["visitor_token"],
-    )
-    assert status == 200
-    return list(body["messages"])
-
-
-async def _ask_human(service: RunningService, conversation: dict[str, Any], pool: str = "ambassador") -> dict[str, Any]:
-    status, body = await service.call(
-        "POST", f"/api/visitor/conversations/{conversation['conversation_id']}/handoff",
-        token=conversation["visitor_token"], json={"pool": pool},
-    )
-    assert status == 200, body
-    return dict(body)
 
 
 async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: ServiceFactory) -> None:
@@ -67,16 +28,16 @@ async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: Se
     assert "indisponible" in reply["text"]
     status, health = await service.call("GET", "/healthz")
     assert status == 200 and health["bot"] == "down"
-    assert [m["seq"] for m in await _messages(service, conversation)] == [1, 2]
+    assert [m["seq"] for m in await service.messages(conversation)] == [1, 2]
 
 
 async def test_nobody_online_offers_the_offline_form_and_keeps_the_message(service_factory: ServiceFactory) -> None:
     service = await service_factory()
     await add_agent(service.settings, "olga")  # exists but offline
     conversation = await service.start_conversation("en")
-    body = await _ask_human(service, conversation)
+    body = await service.ask_human(conversation)
     assert body["position"] is None and body["conversation"]["status"] == "bot"
-    last = (await _messages(service, conversation))[-1]
+    last = (await service.messages(conversation))[-1]
     assert last["data"]["event"] == "no_agent" and last["data"]["offline_form"] is True
     path = f"/api/visitor/conversations/{conversation['conversation_id']}/offline-message"
     status, error = await service.call("POST", path, token=conversation["visitor_token"], json={"email": "nope", "text": "hi"})
@@ -98,10 +59,10 @@ async def test_handoff_accept_relay_close_rate_and_transcript(service_factory: S
     conversation = await service.start_conversation("en")
     cid = conversation["conversation_id"]
     await service.say(conversation, "hello")
-    asked = await _ask_human(service, conversation)
+    asked = await service.ask_human(conversation)
     assert asked["position"] == 1 and asked["conversation"]["status"] == "waiting"
 
-    offer = await _await_offer(service, alice, cid)
+    offer = await service.await_offer(alice, cid)
     assert offer["page_url"] == "https://shop.example/awnings" and offer["language"] == "en"
     assert [m["text"] for m in offer["preview"]][0] == "hello"
     status, body = await service.call("POST", f"/api/conversations/{cid}/accept", token=alice)
@@ -144,7 +105,7 @@ async def test_retried_message_is_stored_once(service_factory: ServiceFactory) -
     again = await service.say(conversation, "hello", client_msg_id="m-1")
     assert again["message"] == first["message"]
     assert [r["seq"] for r in again["replies"]] == [r["seq"] for r in first["replies"]]
-    visitor_turns = [m for m in await _messages(service, conversation) if m["sender_kind"] == "visitor"]
+    visitor_turns = [m for m in await service.messages(conversation) if m["sender_kind"] == "visitor"]
     assert len(visitor_turns) == 1
 
 
@@ -153,17 +114,17 @@ async def test_fifo_queue_and_positions_when_capacity_is_full(service_factory: S
     await add_agent(service.settings, "solo", capacity=1)
     solo = await service.go_online("solo")
     first, second, third = [await service.start_conversation() for _ in range(3)]
-    await _ask_human(service, first)
-    await _await_offer(service, solo, first["conversation_id"])
-    assert (await _ask_human(service, second))["position"] == 1
-    assert (await _ask_human(service, third))["position"] == 2
+    await service.ask_human(first)
+    await service.await_offer(solo, first["conversation_id"])
+    assert (await service.ask_human(second))["position"] == 1
+    assert (await service.ask_human(third))["position"] == 2
     status, _ = await service.call("POST", f"/api/conversations/{first['conversation_id']}/accept", token=solo)
     assert status == 200
-    assert await _offers(service, solo) == []
+    assert await service.offers(solo) == []
     await service.call("POST", f"/api/conversations/{first['conversation_id']}/close", token=solo, json={})
     # Capacity freed: the oldest waiting conversation is offered first.
-    await _await_offer(service, solo, second["conversation_id"])
-    assert [o["conversation_id"] for o in await _offers(service, solo)] == [second["conversation_id"]]
+    await service.await_offer(solo, second["conversation_id"])
+    assert [o["conversation_id"] for o in await service.offers(solo)] == [second["conversation_id"]]
 
 
 async def test_decline_and_timeout_pass_the_offer_on(service_factory: ServiceFactory) -> None:
@@ -173,17 +134,29 @@ async def test_decline_and_timeout_pass_the_offer_on(service_factory: ServiceFac
     ann, bob = await service.go_online("ann"), await service.go_online("bob")
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
-    await _ask_human(service, conversation)
+    await service.ask_human(conversation)
 
     tokens = {"ann": ann, "bob": bob}
-    first_name = next(name for name, token in tokens.items() if any(
-        o["conversation_id"] == cid for o in await _offers(service, token)))
+    first_name = ""
+
+    async def someone_offered() -> bool:
+        nonlocal first_name
+        for name, token in tokens.items():
+            if any(o["conversation_id"] == cid for o in await service.offers(token)):
+                first_name = name
+        return bool(first_name)
+
+    await wait_for(someone_offered)
     second_name = "bob" if first_name == "ann" else "ann"
     status, _ = await service.call("POST", f"/api/conversations/{cid}/decline", token=tokens[first_name])
     assert status == 200
-    await _await_offer(service, tokens[second_name], cid)
+    await service.await_offer(tokens[second_name], cid)
     # Nobody answers: the offer times out and stays with nobody who declined.
-    await asyncio.sleep(1.0)
+
+    async def offer_withdrawn() -> bool:
+        return not await service.offers(tokens[second_name])
+
+    await wait_for(offer_withdrawn)
     status, late = await service.call("POST", f"/api/conversations/{cid}/accept", token=tokens[second_name])
     assert status == 409, late
 
@@ -196,11 +169,11 @@ async def test_manual_mode_first_claim_wins(service_factory: ServiceFactory) -> 
     tokens = [await service.go_online(name) for name in ("cara", "dan", "eve")]
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
-    await _ask_human(service, conversation)
+    await service.ask_human(conversation)
     for token in tokens:
         status, queue = await service.call("GET", "/api/queue", token=token)
         assert [entry["conversation_id"] for entry in queue["waiting"]] == [cid]
-        assert await _offers(service, token) == []
+        assert await service.offers(token) == []
     results = await asyncio.gather(*(service.call("POST", f"/api/conversations/{cid}/claim", token=t) for t in tokens))
     assert sorted(status for status, _ in results) == [200, 409, 409]
 
@@ -212,14 +185,14 @@ async def test_transfer_to_advisor_with_a_note(service_factory: ServiceFactory) 
     amb, adv = await service.go_online("amb"), await service.go_online("adv")
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
-    await _ask_human(service, conversation)
-    await _await_offer(service, amb, cid)
+    await service.ask_human(conversation)
+    await service.await_offer(amb, cid)
     await service.call("POST", f"/api/conversations/{cid}/accept", token=amb)
     status, body = await service.call(
         "POST", f"/api/conversations/{cid}/transfer", token=amb, json={"pool": "advisor", "note": "order #1234 damaged"}
     )
     assert status == 200 and body["conversation"]["pool"] == "advisor"
-    offer = await _await_offer(service, adv, cid)
+    offer = await service.await_offer(adv, cid)
     assert offer["note"] == "order #1234 damaged"
     status, body = await service.call("POST", f"/api/conversations/{cid}/accept", token=adv)
     status_me, me = await service.call("GET", "/api/agents/me", token=adv)
@@ -239,8 +212,8 @@ async def test_visitor_websocket_resumes_after_a_sequence_number(service_factory
     async with service.http.ws_connect(url) as socket:
         first = json.loads((await socket.receive(timeout=5)).data)
         assert first["type"] == "message" and first["message"]["seq"] == 2
-        await _ask_human(service, conversation)
-        await _await_offer(service, wendy, cid)
+        await service.ask_human(conversation)
+        await service.await_offer(wendy, cid)
         await service.call("POST", f"/api/conversations/{cid}/accept", token=wendy)
         await service.call("POST", f"/api/conversations/{cid}/messages", token=wendy, json={"text": "Hi, Wendy here"})
         seen: list[str] = []
@@ -264,7 +237,7 @@ async def test_two_instances_behave_as_one(service_factory: ServiceFactory, stac
     gil, hal = await second.go_online("gil"), await first.go_online("hal")
     conversations = [await first.start_conversation() for _ in range(4)]
     for conversation in conversations:
-        await _ask_human(first, conversation)
+        await first.ask_human(conversation)
     # Both agents race to accept every offer on both instances: each conversation is assigned once.
     accepted: dict[str, list[str]] = {}
 
@@ -294,10 +267,10 @@ async def test_waiting_conversations_survive_a_restart(service_factory: ServiceF
     conversation = await service.start_conversation()
     ida = await service.go_online("ida")
     await service.call("POST", "/api/agents/me/presence", token=ida, json={"status": "away"})
-    await _ask_human(service, conversation)
+    await service.ask_human(conversation)
     restarted = await service_factory(database_url=service.settings.database_url)
     ida_again = await restarted.go_online("ida")
-    await _await_offer(restarted, ida_again, conversation["conversation_id"])
+    await restarted.await_offer(ida_again, conversation["conversation_id"])
 
 
 async def test_supervisor_sees_live_conversations_and_can_take_over(service_factory: ServiceFactory) -> None:
@@ -308,8 +281,8 @@ async def test_supervisor_sees_live_conversations_and_can_take_over(service_fact
     sam = await service.go_online("sam")
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
-    await _ask_human(service, conversation)
-    await _await_offer(service, amy, cid)
+    await service.ask_human(conversation)
+    await service.await_offer(amy, cid)
     await service.call("POST", f"/api/conversations/{cid}/accept", token=amy)
     status, live = await service.call("GET", "/api/conversations?status=live", token=sam)
     assert cid in [c["id"] for c in live["conversations"]]
@@ -331,7 +304,7 @@ async def test_availability_counts_free_agents(service_factory: ServiceFactory) 
     status, body = await service.call("GET", "/api/availability")
     assert body["pools"]["ambassador"] == {"online": 1, "available": 1, "enough": True}
     conversation = await service.start_conversation()
-    await _ask_human(service, conversation)
-    await _await_offer(service, kim, conversation["conversation_id"])
+    await service.ask_human(conversation)
+    await service.await_offer(kim, conversation["conversation_id"])
     status, body = await service.call("GET", "/api/availability")
     assert body["pools"]["ambassador"]["available"] == 0

@@ -8,27 +8,10 @@ from handoff.config import RoutingSettings
 from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
 
 
-async def _messages(service: RunningService, conversation: dict[str, Any]) -> list[dict[str, Any]]:
-    status, body = await service.call(
-        "GET", f"/api/visitor/conversations/{conversation['conversation_id']}/messages",
-        token=conversation["visitor_token"],
-    )
-    assert status == 200
-    return list(body["messages"])
-
-
 async def _hand_to(service: RunningService, conversation: dict[str, Any], token: str) -> None:
     cid = conversation["conversation_id"]
-    status, _ = await service.call(
-        "POST", f"/api/visitor/conversations/{cid}/handoff", token=conversation["visitor_token"], json={"pool": "ambassador"}
-    )
-    assert status == 200
-
-    async def offered() -> bool:
-        _, body = await service.call("GET", "/api/agents/me/conversations", token=token)
-        return any(offer["conversation_id"] == cid for offer in body["offers"])
-
-    await wait_for(offered)
+    await service.ask_human(conversation)
+    await service.await_offer(token, cid)
     status, _ = await service.call("POST", f"/api/conversations/{cid}/accept", token=token)
     assert status == 200
 
@@ -48,7 +31,7 @@ async def test_a_silent_agent_keeps_chats_for_the_grace_period_then_they_are_req
     # lea stops sending heartbeats: after the timeout and the grace period the chat
     # goes back to the queue, the visitor is told, and the next agent gets it.
     async def requeued() -> bool:
-        return any(m["data"].get("event") == "requeued" for m in await _messages(service, conversation))
+        return any(m["data"].get("event") == "requeued" for m in await service.messages(conversation))
 
     await wait_for(requeued)
     await service.call("POST", "/api/agents/me/presence", token=max_token, json={"status": "online"})

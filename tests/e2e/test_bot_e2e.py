@@ -3,25 +3,8 @@ with the matching skill, relay both ways, close, back to the bot, one transcript
 
 from __future__ import annotations
 
-from typing import Any
-
 from handoff.domain import AgentRole
-from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
-
-
-async def _offer_for(service: RunningService, token: str, conversation_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-
-    async def offered() -> bool:
-        status, body = await service.call("GET", "/api/agents/me/conversations", token=token)
-        for offer in body["offers"]:
-            if offer["conversation_id"] == conversation_id:
-                found.update(offer)
-                return True
-        return False
-
-    await wait_for(offered, seconds=15)
-    return found
+from tests.support.service import ServiceFactory, add_agent
 
 
 async def test_routine_questions_are_answered_by_the_bot_in_each_language(
@@ -59,7 +42,7 @@ async def test_product_advice_goes_to_the_ambassador_with_the_skill_and_back_to_
     escalated = await service.say(visitor, "quel store banne me conseillez-vous pour mon fourgon ?")
     assert escalated["conversation"]["status"] == "waiting"
     assert escalated["conversation"]["skill"] == "awning"
-    offer = await _offer_for(service, awn, cid)
+    offer = await service.await_offer(awn, cid, seconds=15)
     assert offer["skill"] == "awning"
     assert offer["page_url"] == "https://shop.example/stores-bannes/fiamma-f45"
     assert any(m["sender_kind"] == "bot" for m in offer["preview"])

@@ -73,6 +73,43 @@ class RunningService:
         assert status == 200, body
         return str(body["token"])
 
+    async def messages(self, conversation: dict[str, Any]) -> list[dict[str, Any]]:
+        """The transcript as the visitor reads it."""
+        status, body = await self.call(
+            "GET", f"/api/visitor/conversations/{conversation['conversation_id']}/messages",
+            token=conversation["visitor_token"],
+        )
+        assert status == 200, body
+        return list(body["messages"])
+
+    async def ask_human(self, conversation: dict[str, Any], pool: str = "ambassador") -> dict[str, Any]:
+        """The visitor presses "talk to a person"."""
+        status, body = await self.call(
+            "POST", f"/api/visitor/conversations/{conversation['conversation_id']}/handoff",
+            token=conversation["visitor_token"], json={"pool": pool},
+        )
+        assert status == 200, body
+        return dict(body)
+
+    async def offers(self, token: str) -> list[dict[str, Any]]:
+        status, body = await self.call("GET", "/api/agents/me/conversations", token=token)
+        assert status == 200, body
+        return list(body["offers"])
+
+    async def await_offer(self, token: str, conversation_id: str, *, seconds: float = 10.0) -> dict[str, Any]:
+        """Wait until the conversation is offered to the agent; return the offer."""
+        found: dict[str, Any] = {}
+
+        async def offered() -> bool:
+            for offer in await self.offers(token):
+                if offer["conversation_id"] == conversation_id:
+                    found.update(offer)
+                    return True
+            return False
+
+        await wait_for(offered, seconds=seconds)
+        return found
+
     async def go_online(self, username: str) -> str:
         token = await self.login(username)
         status, _ = await self.call("POST", "/api/agents/me/presence", token=token, json={"status": "online"})
