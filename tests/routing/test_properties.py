@@ -42,34 +42,16 @@ from tests.routing.invariants import (
     fits,
     is_auto,
 )
+from tests.routing.strategies import (
+    arrival_strategy,
+    modes_strategy,
+    presence_strategy,
+    profiles_strategy,
+)
 from tests.support.backends import BackendMaker
 
 T = TypeVar("T")
 T0 = 1_000_000.0
-LANGUAGES = ("en", "fr")
-SKILLS = ("solar", "awning")
-
-profiles_strategy = st.lists(
-    st.tuples(
-        st.sampled_from(list(Pool)),
-        st.sets(st.sampled_from(LANGUAGES), min_size=1),
-        st.sets(st.sampled_from(SKILLS)),
-        st.integers(min_value=1, max_value=3),
-    ),
-    min_size=1,
-    max_size=4,
-)
-modes_strategy = st.sampled_from(["auto", "auto", "manual"])
-presence_strategy = st.sampled_from([Presence.ONLINE, Presence.ONLINE, Presence.AWAY, Presence.OFFLINE])
-arrival_strategy = st.tuples(
-    st.sampled_from(list(Pool)),
-    st.sampled_from(LANGUAGES),
-    st.sampled_from([None, *SKILLS]),
-    st.none() | st.integers(0, 3),  # the returning visitor's agent
-    st.sampled_from([None, None, None, None, 0, 1]),  # a transfer to a named agent
-    st.booleans(),  # at the head
-)
-
 
 class RouterMachine(RuleBasedStateMachine):
     maker: BackendMaker
