@@ -1,44 +1,114 @@
-"""Starting and stopping the bot's two processes (Rasa server and action server).
+"""The one launcher of the bot: the Rasa server and its action server.
 
-Used by `relais run --with-bot` and by the test suite, so both run the bot the
-same way: from the bot's own environment (`.venv-bot`), Rasa bound to loopback.
+`relais run --with-bot` (handoff/server.py, asynchronous) and the test fixture
+`rasa_server` (tests/support/rasa.py, synchronous) both start the bot through
+`BotProcesses`, so they run it the same way:
+
+- from the bot's own environment (`.venv-bot`, Rasa 3.6 on Python 3.10), with the
+  repository root as working directory and on `PYTHONPATH` (for `bot.actions`
+  and the custom NLU component `bot.nlu.fallback`);
+- the action server: `rasa run actions --actions bot.actions -p <actions_port>`,
+  bound to loopback (`SANIC_HOST=127.0.0.1`);
+- the Rasa server: `rasa run --enable-api -i 127.0.0.1 -p <rasa_port> --model
+  <model> --endpoints <log_dir>/endpoints.yml`, a generated endpoints file that
+  points at that action server;
+- each process in its own process group, its output in `<log_dir>/rasa.log` and
+  `<log_dir>/actions.log`; stopping sends SIGTERM to the group, then SIGKILL
+  after a grace period.
+
+Ready means: Rasa's `/status` names a loaded model and the action server's
+`/health` answers `{"status": "ok"}`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import socket
+import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
-
-import aiohttp
 
 from handoff.config import REPO_ROOT
 
 BOT_VENV = REPO_ROOT / ".venv-bot"
 MODEL_PATH = REPO_ROOT / "bot" / "models" / "relais.tar.gz"
+DEFAULT_RASA_PORT = 5005
+DEFAULT_ACTIONS_PORT = 5055
+START_TIMEOUT_SECONDS = 240.0
+STOP_GRACE_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 2.0
+LOG_TAIL_LINES = 60
 
 
 class BotStartError(RuntimeError):
     """The bot's processes could not be started or did not become ready."""
 
 
+def port_of(url: str, default: int) -> int:
+    """The port of a URL, or `default` when it names none."""
+    return urlparse(url).port or default
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """`count` distinct TCP ports that nobody listens on right now on 127.0.0.1.
+
+    Never the bot's default ports (5005, 5055), so a developer's `make run` can
+    keep running next to a test session.
+    """
+    reserved = {DEFAULT_RASA_PORT, DEFAULT_ACTIONS_PORT}
+    ports: list[int] = []
+    with contextlib.ExitStack() as held:  # hold every socket until all are picked
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port not in reserved:
+                ports.append(port)
+    return ports
+
+
+def _get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 @dataclass
 class BotProcesses:
-    rasa_port: int = 5005
-    actions_port: int = 5055
+    """The Rasa server and the action server, started from the bot's environment."""
+
+    rasa_port: int = DEFAULT_RASA_PORT
+    actions_port: int = DEFAULT_ACTIONS_PORT
     model: Path = MODEL_PATH
+    bot_venv: Path = BOT_VENV
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relais-bot-")))
-    _processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(
+        default_factory=list, init=False, repr=False
+    )
 
     @property
     def url(self) -> str:
+        """Base URL of the Rasa server (REST channel, HTTP API)."""
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
 
     @property
     def rasa_log(self) -> Path:
@@ -48,72 +118,114 @@ class BotProcesses:
     def actions_log(self) -> Path:
         return self.log_dir / "actions.log"
 
-    async def start(self) -> None:
-        rasa = BOT_VENV / "bin" / "rasa"
+    def logs(self) -> str:
+        """The end of both logs, for error messages."""
+        return (
+            f"--- action server ({self.actions_log}) ---\n{_tail(self.actions_log)}\n"
+            f"--- Rasa server ({self.rasa_log}) ---\n{_tail(self.rasa_log)}"
+        )
+
+    # synchronous API (the test fixture; the asynchronous one below wraps it) --------
+
+    def launch(self) -> None:
+        """Spawn both processes; returns at once (see `wait_until_ready`)."""
+        rasa = self.bot_venv / "bin" / "rasa"
         if not rasa.exists():
-            raise BotStartError(f"{rasa} is missing: run `make env` first")
+            raise BotStartError(f"{rasa} is missing: run `make env` (the bot's environment)")
         if not self.model.exists():
-            raise BotStartError(f"no bot model at {self.model}: run `make model` first")
+            raise BotStartError(f"no bot model at {self.model}: run `make model`")
+        if self._processes:
+            raise BotStartError("the bot is already started")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.log_dir / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
-        await self._spawn(
+        endpoints.write_text(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n')
+        self._spawn(
+            "action server",
             [str(rasa), "run", "actions", "--actions", "bot.actions", "-p", str(self.actions_port)],
             self.actions_log,
         )
-        await self._spawn(
-            [str(rasa), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.rasa_port),
-             "--model", str(self.model), "--endpoints", str(endpoints)],
+        self._spawn(
+            "Rasa server",
+            [
+                str(rasa), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.rasa_port),
+                "--model", str(self.model), "--endpoints", str(endpoints),
+            ],
             self.rasa_log,
         )
 
-    async def _spawn(self, command: list[str], log_path: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    def _spawn(self, name: str, command: list[str], log_path: Path) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "SANIC_HOST": "127.0.0.1",  # the action server listens on loopback only
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
         with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                *command, cwd=REPO_ROOT, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        self._processes.append(process)
+        self._processes.append((name, process))
 
-    async def wait_ready(self, timeout_seconds: float = 240.0) -> None:
-        """Wait until the model is loaded and the action server answers."""
-        deadline = time.monotonic() + timeout_seconds
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                for process in self._processes:
-                    if process.returncode is not None:
-                        raise BotStartError(f"a bot process exited early; see {self.log_dir}")
-                if await self._ready(session):
-                    return
-                await asyncio.sleep(1.0)
-        raise BotStartError(f"the bot was not ready after {timeout_seconds:.0f} s; see {self.log_dir}")
+    def exited(self) -> list[str]:
+        """The names of the processes that already ended."""
+        return [name for name, process in self._processes if process.poll() is not None]
 
-    async def _ready(self, session: aiohttp.ClientSession) -> bool:
+    def is_ready(self) -> bool:
+        """True when the model is loaded and the action server answers."""
         try:
-            async with session.get(f"{self.url}/status", timeout=aiohttp.ClientTimeout(total=2)) as response:
-                status = await response.json(content_type=None) if response.status == 200 else {}
-            async with session.get(
-                f"http://127.0.0.1:{self.actions_port}/health", timeout=aiohttp.ClientTimeout(total=2)
-            ) as response:
-                actions_ok = response.status == 200
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+            status = _get_json(f"{self.url}/status")
+            health = _get_json(f"{self.actions_url}/health")
+        except (OSError, urllib.error.URLError, ValueError):
             return False
-        return bool(status.get("model_file")) and actions_ok
+        model_loaded = isinstance(status, dict) and bool(status.get("model_file"))
+        return model_loaded and isinstance(health, dict) and health.get("status") == "ok"
 
-    async def stop(self) -> None:
-        for process in self._processes:
-            if process.returncode is None:
+    def _check_alive(self) -> None:
+        exited = self.exited()
+        if exited:
+            raise BotStartError(f"a bot process exited early: {exited}\n{self.logs()}")
+
+    def wait_until_ready(self, timeout_seconds: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if self.is_ready():
+                return
+            time.sleep(1.0)
+        raise BotStartError(f"the bot was not ready after {timeout_seconds:.0f} s\n{self.logs()}")
+
+    def terminate(self) -> None:
+        """Stop both processes (SIGTERM to each group, SIGKILL after the grace period)."""
+        for _, process in self._processes:
+            if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-        for process in self._processes:
+        for _, process in self._processes:
             try:
-                await asyncio.wait_for(process.wait(), timeout=10)
-            except TimeoutError:
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
+                process.wait()
         self._processes.clear()
 
+    # asynchronous API (`relais run --with-bot`) ------------------------------------------
 
-def port_of(url: str, default: int) -> int:
-    return urlparse(url).port or default
+    async def start(self) -> None:
+        self.launch()
+
+    async def wait_ready(self, timeout_seconds: float = START_TIMEOUT_SECONDS) -> None:
+        """Wait until the model is loaded and the action server answers."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if await asyncio.to_thread(self.is_ready):
+                return
+            await asyncio.sleep(1.0)
+        raise BotStartError(f"the bot was not ready after {timeout_seconds:.0f} s\n{self.logs()}")
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.terminate)

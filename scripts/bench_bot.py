@@ -4,8 +4,8 @@
     .venv/bin/python scripts/bench_bot.py --url http://127.0.0.1:5005   # a running one
 
 Without --url it starts the real action server and Rasa server on free ports
-(tests/support/rasa.py, the same code the tests use) with bot/models/relais.tar.gz,
-and stops them at the end. Then, one request at a time after a warm-up:
+(handoff/botprocess.py, the launcher `relais run --with-bot` and the tests use)
+with bot/models/relais.tar.gz, and stops them at the end. Then, one request at a time after a warm-up:
 
 - `POST /model/parse` with French and English messages (NLU only), `--parse` times;
 - `POST /webhooks/rest/webhook` (a whole turn: NLU, policies, the action server
@@ -22,7 +22,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import aiohttp
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.rasa import BotStack, free_port  # noqa: E402 - after the path set-up
+from handoff.botprocess import BotProcesses, free_ports  # noqa: E402 - after the path set-up
 
 MESSAGES = [
     ("fr", "combien coûte la livraison ?"),
@@ -99,26 +98,26 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "bench_bot.json")
     args = parser.parse_args()
 
-    stack = None
+    bot = None
     url = args.url
     if url is None:
-        stack = BotStack(rasa_port=free_port(), actions_port=free_port(),
-                         log_dir=Path(tempfile.mkdtemp(prefix="relais-bench-bot-")))
-        print(f"starting the bot (logs in {stack.log_dir})…", flush=True)
+        rasa_port, actions_port = free_ports(2)
+        bot = BotProcesses(rasa_port=rasa_port, actions_port=actions_port)
+        print(f"starting the bot (logs in {bot.log_dir})…", flush=True)
         started = time.monotonic()
-        stack.start()
         try:
-            stack.wait_ready()
-        except RuntimeError:
-            stack.stop()
+            bot.launch()
+            bot.wait_until_ready()
+        except Exception:
+            bot.terminate()
             raise
         print(f"bot ready in {time.monotonic() - started:.0f} s", flush=True)
-        url = stack.url
+        url = bot.url
     try:
         result = asyncio.run(bench(url, args.parse, args.turns))
     finally:
-        if stack is not None:
-            stack.stop()
+        if bot is not None:
+            bot.terminate()
     result["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for name in ("model_parse", "rest_turn"):
         s = result[name]
