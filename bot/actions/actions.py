@@ -8,7 +8,7 @@
   later message's metadata is honoured, and a conversation without metadata gets
   its language detected once, from the first message that says it clearly.
 - `action_handoff` asks for a human: one text telling the visitor who is being
-  found, then ONE structured message `{"handoff": {...}}` that the handoff service
+  found (bot/actions/messages.py, in the signal's language), then ONE structured message `{"handoff": {...}}` that the handoff service
   consumes (docs/handoff-protocol.md).
 """
 
@@ -30,6 +30,7 @@ from bot.actions.language import (
     language_from_metadata,
     normalise_language,
 )
+from bot.actions.messages import handoff_text
 
 LANGUAGE_SLOT = "language"
 CATEGORY_SLOT = "product_category"
@@ -44,12 +45,6 @@ ESCALATING_INTENTS = {"ask_product_advice": AMBASSADOR, "order_problem": ADVISOR
 AFTER_SALE_INTENTS = frozenset({"order_problem", "complaint"})
 # Pages of the shop where a visitor deals with an existing order or account.
 AFTER_SALE_PATH_WORDS = ("account", "compte", "order", "orders", "commande", "commandes", "suivi", "tracking")
-# What the visitor reads just before the handoff signal, per pool (bot/domain.yml).
-HANDOFF_RESPONSES = {AMBASSADOR: "utter_handoff_ambassador", ADVISOR: "utter_handoff_advisor"}
-# Responses only custom actions send (no rule or story names them): the data
-# check (tests/bot/actions/test_training_data.py) accepts Rasa's "not used" warning
-# for these and for nothing else.
-RESPONSES_SENT_BY_ACTIONS = frozenset(HANDOFF_RESPONSES.values())
 # The bot's offers of a human, and why they were made.
 OFFERS = {"utter_offer_human_after_fallback": "fallback", "utter_out_of_scope": "out_of_scope"}
 
@@ -213,7 +208,7 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         handoff = plan_handoff(tracker)
-        dispatcher.utter_message(response=HANDOFF_RESPONSES[handoff["pool"]])
+        dispatcher.utter_message(text=handoff_text(handoff["pool"], handoff["language"]))
         dispatcher.utter_message(json_message={"handoff": handoff})
         events: list[EventType] = []
         if normalise_language(tracker.get_slot(LANGUAGE_SLOT)) != handoff["language"]:

@@ -8,7 +8,6 @@ import pytest
 from helpers import bot_action, category, run, tracker, user
 
 from bot.actions.actions import (
-    RESPONSES_SENT_BY_ACTIONS,
     ActionHandoff,
     ActionSessionStart,
     ActionUpdateLanguage,
@@ -16,6 +15,7 @@ from bot.actions.actions import (
     is_after_sale_page,
     last_bot_action_before_user,
 )
+from bot.actions.messages import HANDOFF_TEXTS, handoff_text
 
 METADATA_FR = {"language": "fr", "conversation_id": "c1", "page_url": "https://shop.example/stores-bannes"}
 
@@ -91,13 +91,14 @@ def handoff_of(events: list[dict[str, Any]], slots: dict[str, Any] | None = None
     _, dispatcher = run(ActionHandoff(), tracker(events, slots))
     messages = dispatcher.messages
     assert len(messages) == 2, messages
-    assert messages[0]["response"] in RESPONSES_SENT_BY_ACTIONS
-    assert not messages[0].get("custom") and not messages[0].get("text")  # text comes from domain.yml
+    assert not messages[0].get("custom") and not messages[0].get("response")
     payloads = [m["custom"] for m in messages if m.get("custom")]
     assert len(payloads) == 1 and set(payloads[0]) == {"handoff"}
+    assert messages[-1]["custom"] == payloads[0] and not messages[-1].get("text")  # the signal comes last
     handoff = payloads[0]["handoff"]
     assert set(handoff) == {"pool", "skill", "language", "reason", "intent"}
-    assert messages[0]["response"] == f"utter_handoff_{handoff['pool']}"
+    # the announcement is in the signal's language and names who is coming
+    assert messages[0]["text"] == HANDOFF_TEXTS[handoff["pool"]][handoff["language"]]
     return handoff, messages
 
 
@@ -188,6 +189,17 @@ def test_handoff_never_repeats_the_visitors_text() -> None:
     text = "quel store banne pour mon Ducato de 6 m ?"
     _, messages = handoff_of([user(text, "ask_product_advice", [category("store banne")])], {"language": "fr"})
     assert text not in repr(messages)
+
+
+def test_handoff_texts_exist_in_both_languages_for_both_pools() -> None:
+    assert set(HANDOFF_TEXTS) == {"ambassador", "advisor"}
+    for pool, texts in HANDOFF_TEXTS.items():
+        assert set(texts) == {"fr", "en"} and texts["fr"] != texts["en"], pool
+        assert "{" not in texts["fr"] + texts["en"]  # nothing the visitor typed is ever inserted
+    # the community notice: a volunteer, not an employee
+    assert "bénévolement" in HANDOFF_TEXTS["ambassador"]["fr"] and "salarié" in HANDOFF_TEXTS["ambassador"]["fr"]
+    assert "volunteers" in HANDOFF_TEXTS["ambassador"]["en"] and "not an employee" in HANDOFF_TEXTS["ambassador"]["en"]
+    assert handoff_text("advisor", "de") == HANDOFF_TEXTS["advisor"]["en"]
 
 
 # helpers of the decision ----------------------------------------------------------------
