@@ -235,6 +235,16 @@ class RoutingEngine:
     async def queue_position(self, conversation_id: str) -> int | None:
         return policy.queue_position((await self.backend.read()).tickets, conversation_id)
 
+    async def queue_positions(self) -> dict[str, int]:
+        """The position of every waiting conversation, from one read of the state."""
+        tickets = (await self.backend.read()).tickets
+        positions = {}
+        for ticket in tickets:
+            position = policy.queue_position(tickets, ticket.conversation_id)
+            if position is not None:
+                positions[ticket.conversation_id] = position
+        return positions
+
     async def waiting(self) -> list[Ticket]:
         """Every waiting conversation (offered or not), in queue order."""
         return list((await self.backend.read()).tickets)

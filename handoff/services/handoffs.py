@@ -27,6 +27,7 @@ from handoff.domain import (
     HandoffRequest,
     NotFound,
     Pool,
+    Presence,
     SenderKind,
 )
 from handoff.realtime import AGENTS_CHANNEL, EventBus, agent_channel, conversation_channel
@@ -145,6 +146,10 @@ class HandoffCoordinator:
     async def _take_over(self, conversation: Conversation, advisor: Agent) -> Conversation:
         previous = conversation.assigned_agent_id
         now = self.clock()
+        state = await self.engine.agent_state(advisor.id)
+        if state is None or state.presence is not Presence.ONLINE or not state.has_room:
+            # Checked before anything moves: a failed take-over leaves the chat where it was.
+            raise Conflict("go online with a free slot to take over a conversation")
         if previous:
             await self.apply(await self.engine.release(conversation.id, previous, now))
             await self.bus.publish(
@@ -270,7 +275,7 @@ class HandoffCoordinator:
     async def cancel(self, conversation_id: str) -> None:
         """The conversation no longer needs a human (e.g. the visitor left a message)."""
         if await self.engine.cancel(conversation_id):
-            await self.apply([])
+            await self.publish_queue()
 
     async def _held_by(self, conversation_id: str, agent: Agent) -> Conversation:
         conversation = await self.conversations.get(conversation_id)
@@ -391,14 +396,11 @@ class HandoffCoordinator:
 
     async def publish_queue(self) -> None:
         """Tell waiting visitors their new position, and every console the queue."""
-        tickets = await self.engine.waiting()
-        for ticket in tickets:
-            position = await self.engine.queue_position(ticket.conversation_id)
-            if position is not None:
-                await self.bus.publish(
-                    conversation_channel(ticket.conversation_id),
-                    {"type": "queue_position", "conversation_id": ticket.conversation_id, "position": position},
-                )
+        for conversation_id, position in (await self.engine.queue_positions()).items():
+            await self.bus.publish(
+                conversation_channel(conversation_id),
+                {"type": "queue_position", "conversation_id": conversation_id, "position": position},
+            )
         await self.bus.publish(AGENTS_CHANNEL, {"type": "queue_changed"})
 
     async def publish_presence(self) -> None:

@@ -288,6 +288,12 @@ async def test_supervisor_sees_live_conversations_and_can_take_over(service_fact
     assert cid in [c["id"] for c in live["conversations"]]
     status, _ = await service.call("GET", "/api/conversations?status=live", token=amy)
     assert status == 403
+    await add_agent(service.settings, "ted", role=AgentRole.ADVISOR)
+    ted = await service.login("ted")  # logged in but not online: cannot take over
+    status, refused = await service.call("POST", f"/api/conversations/{cid}/claim", token=ted)
+    assert status == 409, refused
+    status, still = await service.call("GET", f"/api/conversations/{cid}/messages", token=amy)
+    assert status == 200 and still["conversation"]["status"] == "assigned"
     status, taken = await service.call("POST", f"/api/conversations/{cid}/claim", token=sam)
     assert status == 200 and taken["conversation"]["status"] == "assigned"
     assert taken["conversation"]["pool"] == "advisor"
