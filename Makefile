@@ -7,7 +7,7 @@ BOT_VENV := .venv-bot
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint typecheck pytest train evaluate bench services clean
+.PHONY: help run test lint typecheck pytest model train evaluate bench services clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -32,9 +32,12 @@ evaluate: $(BOT_VENV)/.installed  ## 5-fold cross-validation of the NLU, report 
 	scripts/evaluate.sh
 
 .PHONY: bot-test
+BOT_ENV := SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=$(CURDIR)
 bot-test: $(BOT_VENV)/.installed model  ## the bot's checks: data validation, action unit tests, test stories
-	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(BOT_VENV)/bin/python -m pytest -q -c tests/bot/actions/pytest.ini tests/bot/actions
-	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(BOT_VENV)/bin/rasa test core --model bot/models/relais.tar.gz \
+	$(BOT_ENV) $(BOT_VENV)/bin/rasa data validate --fail-on-warnings \
+		--config config.yml --domain bot/domain.yml --data bot/data --quiet
+	$(BOT_ENV) $(BOT_VENV)/bin/python -m pytest -q -c tests/bot/actions/pytest.ini tests/bot/actions
+	$(BOT_ENV) $(BOT_VENV)/bin/rasa test core --model bot/models/relais.tar.gz \
 		--stories bot/tests --e2e --fail-on-prediction-errors --no-plot --out reports/bot-test-stories --quiet
 
 services:  ## make sure chromium, PostgreSQL and Redis are there (tests need them)
@@ -54,7 +57,7 @@ pytest: $(VENV)/.installed model services
 	TEST_REDIS_URL=$${TEST_REDIS_URL-redis://127.0.0.1:6379/15} \
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## everything: lint, types, the whole test suite
+test: lint typecheck bot-test pytest  ## everything: lint, types, the whole test suite
 
 bench: $(VENV)/.installed model  ## latency and throughput figures (see docs/benchmarks.md)
 	scripts/bench.sh
