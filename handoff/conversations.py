@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -313,11 +313,6 @@ class ConversationService:
                 .where(messages.c.conversation_id == conversation_id, messages.c.seq == seq)
                 .values(intent=intent[:64], confidence=confidence)
             )
-
-    async def count_messages(self, conversation_id: str) -> int:
-        async with self.store.sessions() as session:
-            query = select(func.count()).select_from(messages).where(messages.c.conversation_id == conversation_id)
-            return int((await session.execute(query)).scalar_one())
 
     # --- handoff events ---------------------------------------------------------------
 

@@ -48,10 +48,6 @@ class Store:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
