@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the bot's model when there is none or when its inputs changed
-# (config.yml, the domain, the training data). The model is bot/models/relais.tar.gz.
+# (config.yml, the domain, the training data, bot/nlu). The model is bot/models/relais.tar.gz.
 #   scripts/train_if_needed.sh           # train only if needed (`make model`)
 #   scripts/train_if_needed.sh --force   # always train, from scratch (`make train`)
 # Rasa's full output goes to bot/models/train.log; the training time is printed.
@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 MODEL=bot/models/relais.tar.gz
 FINGERPRINT_FILE=bot/models/.fingerprint
 LOG=bot/models/train.log
-fingerprint=$(cat config.yml $(find bot/domain.yml bot/domain bot/data -type f 2>/dev/null | sort) | sha256sum | cut -d' ' -f1)
+# inputs: the config, the domain, the data and the custom NLU components (bot/nlu)
+fingerprint=$(cat config.yml $(find bot/domain.yml bot/domain bot/data bot/nlu -type f -not -name '*.pyc' 2>/dev/null | sort) \
+  | sha256sum | cut -d' ' -f1)
 if [ "${1:-}" != "--force" ] && [ -f "$MODEL" ] && [ "$(cat "$FINGERPRINT_FILE" 2>/dev/null)" = "$fingerprint" ]; then
   echo "bot model is up to date ($MODEL)"
   exit 0

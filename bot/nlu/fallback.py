@@ -3,6 +3,8 @@
 A message made only of emoji, punctuation or spaces ("😀😀", "?!", "") has no
 token the featurizers know, so DIET answers with whatever intent its biases
 favour, sometimes above the confidence threshold (an emoji taken for `affirm`).
+The same goes for a message whose only "words" are runs of letters longer than
+any word (10,000 times "a": its character n-grams look like "a+", a goodbye).
 This component gives such messages `nlu_fallback`, so the bot asks the visitor to
 rephrase — and an emoji can never accept the offer of a human by accident.
 Everything else behaves exactly as Rasa's FallbackClassifier (threshold,
@@ -21,11 +23,15 @@ from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-_WORD = re.compile(r"[^\W_]", re.UNICODE)  # a letter or a digit, in any script
+# The longest words of both languages have about 25 letters
+# ("anticonstitutionnellement"); a longer run of letters is not a word.
+MAX_WORD_LENGTH = 30
+# a run of 1..MAX_WORD_LENGTH letters or digits (any script), not inside a longer one
+_WORD = re.compile(rf"(?<![^\W_])[^\W_]{{1,{MAX_WORD_LENGTH}}}(?![^\W_])", re.UNICODE)
 
 
 def has_words(text: object) -> bool:
-    """True when the text holds at least one letter or digit."""
+    """True when the text holds at least one word: letters or digits, not too long."""
     return isinstance(text, str) and _WORD.search(text) is not None
 
 

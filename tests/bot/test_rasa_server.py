@@ -111,6 +111,15 @@ async def test_the_tracker_records_the_intent_of_the_message(rasa_server: str) -
     assert tracker["slots"]["language"] == "en"
 
 
+async def test_words_the_bot_cannot_read_get_a_request_to_rephrase(rasa_server: str) -> None:
+    sender = visitor()
+    _, first = await say(rasa_server, sender, "xqzt plonk vrrr", "en")
+    assert "not sure I understood" in texts(first) and handoffs(first) == []
+    _, second = await say(rasa_server, sender, "blorp zzkk", "en")  # twice in a row: a person is offered
+    assert "put you in touch with a person" in texts(second)
+    assert [b["payload"] for b in second[0]["buttons"]] == ["/affirm", "/deny"]
+
+
 BAD_INPUTS = {
     "empty": "",
     "10,000 characters": ("livraison " * 1000)[:10_000],
@@ -130,6 +139,32 @@ async def test_bad_input_gets_a_sane_reply(rasa_server: str, text: str) -> None:
     assert "<script>" not in answer and "\x00" not in answer
     if text.strip():
         assert text not in answer
+    assert handoffs(messages) == []  # nothing unreadable hands a visitor off by accident
+
+
+REPHRASE = {"en": "not sure I understood", "fr": "reformuler"}
+UNREADABLE = [
+    ("en", ""), ("fr", ""), ("en", "😀🚐🔥"), ("fr", "🙃"), ("en", "   "),
+    ("en", "<script>alert(1)</script>"), ("fr", "<script>alert(1)</script>"), ("fr", "a" * 10_000),
+]
+
+
+@pytest.mark.parametrize(("language", "text"), UNREADABLE)
+async def test_unreadable_input_gets_a_request_to_rephrase_in_the_visitors_language(
+    rasa_server: str, language: str, text: str
+) -> None:
+    status, messages = await say(rasa_server, visitor(), text, language)
+    assert status == 200
+    assert REPHRASE[language] in texts(messages)
+
+
+async def test_the_bot_still_answers_after_bad_input(rasa_server: str) -> None:
+    sender = visitor()
+    for text in BAD_INPUTS.values():
+        status, _ = await say(rasa_server, sender, text, "fr")
+        assert status == 200
+    _, messages = await say(rasa_server, sender, "vous prenez paypal ?", "fr")
+    assert "PayPal" in texts(messages)
 
 
 ECHO_PROBES = [

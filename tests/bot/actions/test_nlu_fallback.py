@@ -25,7 +25,7 @@ def message(text: str, confidence: float, second: float = 0.0) -> Message:
     return Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀😀", "🙃", "?!", "...", "👍👍👍", "\u202e"])
+@pytest.mark.parametrize("text", ["", "   ", "😀😀", "🙃", "?!", "...", "👍👍👍", "\u202e", "a" * 10_000, "x" * 31 + " !"])
 def test_messages_without_words_fall_back(tmp_path: Any, text: str) -> None:
     [result] = classifier(tmp_path).process([message(text, confidence=0.99)])
     assert result.get("intent")["name"] == "nlu_fallback"
@@ -44,4 +44,6 @@ def test_low_confidence_still_falls_back(tmp_path: Any) -> None:
 
 def test_has_words() -> None:
     assert has_words("a") and has_words("9") and has_words("é")
-    assert not has_words("😀 !") and not has_words(None)
+    assert has_words("anticonstitutionnellement") and has_words("z" * 40 + " ok")
+    assert has_words("https://shop.example/stores-bannes") and has_words("😀 merci")
+    assert not has_words("😀 !") and not has_words(None) and not has_words("a" * 31)
