@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 MAX_TEXT_LENGTH = 4000
+DEFAULT_BRAND = "default"  # the one brand until brands are configured; routing keys already carry it
 SUPPORTED_LANGUAGES = ("fr", "en")
 PRODUCT_CATEGORIES = ("awning", "solar", "bike_rack", "heating", "fridge", "sanitation")
 

@@ -1,10 +1,9 @@
-"""The live routing state: agents, the waiting queue and the chats agents hold.
+"""The routing entities: agents, waiting tickets and held chats, as plain data.
 
-`RoutingState` is plain data that round-trips through JSON (the Redis backend
-stores it as one document). Its methods are the only code that moves a
-conversation between "waiting" and "held", so the bookkeeping stays consistent:
-a conversation is either one ticket of the queue or one chat of one agent, and an
-agent's `offered`/`active` lists mirror the tickets and chats that name it.
+Each entity is stored on its own (one Redis key each, or one dict entry in
+memory) and round-trips through JSON. Every index the rules look things up in
+(available agents, queues, timers, positions) is *derived* from these entities by
+`routing/indexes.py`, so no index can disagree with the entity it lists.
 No rule lives here (see `policy.py`), and no I/O.
 """
 
@@ -13,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handoff.domain import Pool, Presence
+from handoff.domain import DEFAULT_BRAND, Pool, Presence
 
 REQUEUED_REASON = "requeued"
 
@@ -27,10 +26,13 @@ class AgentState:
     languages: tuple[str, ...]
     skills: tuple[str, ...]
     capacity: int
+    brand: str = DEFAULT_BRAND
     presence: Presence = Presence.OFFLINE
     active: tuple[str, ...] = ()
     offered: tuple[str, ...] = ()
     last_assigned_at: float | None = None
+    # When the agent last said it was there (a presence change, or a heartbeat seen
+    # by a sweep); heartbeats themselves are kept apart and never rewrite the agent.
     last_seen: float | None = None
     disconnected_at: float | None = None
     # Set when a heartbeat timeout (not the agent) put the agent offline: the
@@ -52,6 +54,7 @@ class AgentState:
     def to_json(self) -> dict[str, Any]:
         return {
             "agent_id": self.agent_id,
+            "brand": self.brand,
             "pool": self.pool.value,
             "languages": list(self.languages),
             "skills": list(self.skills),
@@ -70,6 +73,7 @@ class AgentState:
         resume = data.get("resume_presence")
         return cls(
             agent_id=str(data["agent_id"]),
+            brand=str(data.get("brand", DEFAULT_BRAND)),
             pool=Pool(data["pool"]),
             languages=tuple(data["languages"]),
             skills=tuple(data["skills"]),
@@ -83,10 +87,17 @@ class AgentState:
             resume_presence=Presence(resume) if resume else None,
         )
 
+    def copy(self) -> AgentState:
+        return replace(self)
+
 
 @dataclass(slots=True)
 class Ticket:
-    """A conversation waiting for a person, possibly offered to one agent right now."""
+    """A conversation waiting for a person, possibly offered to one agent right now.
+
+    `order` places it in the queue: tail arrivals get increasing positive numbers,
+    arrivals at the head decreasing negative ones, so the queue is "by order".
+    """
 
     conversation_id: str
     pool: Pool
@@ -94,6 +105,8 @@ class Ticket:
     skill: str | None
     enqueued_at: float
     reason: str
+    brand: str = DEFAULT_BRAND
+    order: float = 0.0
     note: str | None = None
     preferred_agent_id: str | None = None
     target_agent_id: str | None = None
@@ -101,12 +114,16 @@ class Ticket:
     offer_expires_at: float | None = None
     declines: int = 0
     overflowed: bool = False
-    # Agents who declined this ticket or let its offer expire: never offered it again.
+    waited_too_long: bool = False
+    # Agents who declined this ticket or let its offer expire, least recent first:
+    # offered again only once every eligible agent has passed (going round again).
     passed_by: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "conversation_id": self.conversation_id,
+            "brand": self.brand,
+            "order": self.order,
             "pool": self.pool.value,
             "language": self.language,
             "skill": self.skill,
@@ -119,6 +136,7 @@ class Ticket:
             "offer_expires_at": self.offer_expires_at,
             "declines": self.declines,
             "overflowed": self.overflowed,
+            "waited_too_long": self.waited_too_long,
             "passed_by": list(self.passed_by),
         }
 
@@ -126,6 +144,8 @@ class Ticket:
     def from_json(cls, data: dict[str, Any]) -> Ticket:
         return cls(
             conversation_id=str(data["conversation_id"]),
+            brand=str(data.get("brand", DEFAULT_BRAND)),
+            order=float(data.get("order", 0.0)),
             pool=Pool(data["pool"]),
             language=str(data["language"]),
             skill=data.get("skill"),
@@ -138,8 +158,12 @@ class Ticket:
             offer_expires_at=data.get("offer_expires_at"),
             declines=int(data.get("declines", 0)),
             overflowed=bool(data.get("overflowed", False)),
+            waited_too_long=bool(data.get("waited_too_long", False)),
             passed_by=tuple(data.get("passed_by", ())),
         )
+
+    def copy(self) -> Ticket:
+        return replace(self)
 
 
 @dataclass(slots=True)
@@ -150,6 +174,14 @@ class Chat:
     agent_id: str
     assigned_at: float
 
+    @property
+    def conversation_id(self) -> str:
+        return self.ticket.conversation_id
+
+    @property
+    def brand(self) -> str:
+        return self.ticket.brand
+
     def to_json(self) -> dict[str, Any]:
         return {"ticket": self.ticket.to_json(), "agent_id": self.agent_id, "assigned_at": self.assigned_at}
 
@@ -157,103 +189,31 @@ class Chat:
     def from_json(cls, data: dict[str, Any]) -> Chat:
         return cls(Ticket.from_json(data["ticket"]), str(data["agent_id"]), float(data["assigned_at"]))
 
+    def copy(self) -> Chat:
+        return Chat(self.ticket.copy(), self.agent_id, self.assigned_at)
+
 
 @dataclass(slots=True)
 class RoutingState:
-    """Everything the router knows; the queue order is the order of `tickets`."""
+    """A whole snapshot (every agent, ticket in queue order, chat) — for tests and tools.
+
+    Operations never build one: it costs O(everything), which is what the indexed
+    state exists to avoid.
+    """
 
     agents: dict[str, AgentState] = field(default_factory=dict)
     tickets: list[Ticket] = field(default_factory=list)
     chats: dict[str, Chat] = field(default_factory=dict)
 
-    # --- serialisation ---------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "agents": [agent.to_json() for agent in self.agents.values()],
-            "tickets": [ticket.to_json() for ticket in self.tickets],
-            "chats": [chat.to_json() for chat in self.chats.values()],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RoutingState:
-        agents = (AgentState.from_json(item) for item in data.get("agents", ()))
-        chats = (Chat.from_json(item) for item in data.get("chats", ()))
-        return cls(
-            agents={agent.agent_id: agent for agent in agents},
-            tickets=[Ticket.from_json(item) for item in data.get("tickets", ())],
-            chats={chat.ticket.conversation_id: chat for chat in chats},
-        )
-
-    def copy(self) -> RoutingState:
-        """A deep copy (through the JSON form, which also proves it serialises)."""
-        return RoutingState.from_json(self.to_json())
-
-    # --- lookups ---------------------------------------------------------------------
-
     def ticket(self, conversation_id: str) -> Ticket | None:
         return next((t for t in self.tickets if t.conversation_id == conversation_id), None)
 
-    def knows(self, conversation_id: str) -> bool:
-        """True when the conversation is waiting or held."""
-        return conversation_id in self.chats or self.ticket(conversation_id) is not None
 
-    # --- the moves of a conversation ----------------------------------------------------
-
-    def add_ticket(self, ticket: Ticket, *, index: int | None = None) -> None:
-        """Queue a conversation at `index` (None: at the tail)."""
-        assert not self.knows(ticket.conversation_id), "a conversation is queued or held once"
-        if index is None:
-            self.tickets.append(ticket)
-        else:
-            self.tickets.insert(index, ticket)
-
-    def offer(self, ticket: Ticket, agent: AgentState, expires_at: float) -> None:
-        assert ticket.offered_to is None, "a ticket is offered to one agent at a time"
-        ticket.offered_to = agent.agent_id
-        ticket.offer_expires_at = expires_at
-        agent.offered = (*agent.offered, ticket.conversation_id)
-
-    def withdraw_offer(self, ticket: Ticket) -> str | None:
-        """End the ticket's pending offer, if any; return the agent it was offered to."""
-        agent_id = ticket.offered_to
-        if agent_id is None:
-            return None
-        agent = self.agents.get(agent_id)
-        if agent is not None:
-            agent.offered = tuple(c for c in agent.offered if c != ticket.conversation_id)
-        ticket.offered_to = None
-        ticket.offer_expires_at = None
-        return agent_id
-
-    def remove_ticket(self, ticket: Ticket) -> None:
-        self.withdraw_offer(ticket)
-        self.tickets.remove(ticket)
-
-    def assign(self, ticket: Ticket, agent: AgentState, now: float) -> Chat:
-        """The agent takes the ticket: it leaves the queue and becomes one of its chats."""
-        self.remove_ticket(ticket)
-        chat = Chat(ticket=ticket, agent_id=agent.agent_id, assigned_at=now)
-        self.chats[ticket.conversation_id] = chat
-        agent.active = (*agent.active, ticket.conversation_id)
-        agent.last_assigned_at = now
-        return chat
-
-    def unassign(self, conversation_id: str) -> Chat | None:
-        """The chat ends (closed, transferred, requeued); return it, or None if not held."""
-        chat = self.chats.pop(conversation_id, None)
-        if chat is None:
-            return None
-        agent = self.agents.get(chat.agent_id)
-        if agent is not None:
-            agent.active = tuple(c for c in agent.active if c != conversation_id)
-        return chat
-
-
-def requeued_ticket(chat: Chat, now: float) -> Ticket:
+def requeued_ticket(chat: Chat, now: float, order: float) -> Ticket:
     """A fresh ticket for a chat whose agent was lost: same conversation, new wait."""
     return replace(
         chat.ticket,
+        order=order,
         enqueued_at=now,
         reason=REQUEUED_REASON,
         preferred_agent_id=None,
@@ -261,5 +221,7 @@ def requeued_ticket(chat: Chat, now: float) -> Ticket:
         offered_to=None,
         offer_expires_at=None,
         declines=0,
+        overflowed=False,
+        waited_too_long=False,
         passed_by=(),
     )

@@ -55,7 +55,7 @@ class AgentDesk:
         return state.presence.value if state else Presence.OFFLINE.value
 
     async def heartbeat(self, agent: Agent) -> None:
-        await self.engine.heartbeat(agent.id, self.clock())
+        await self.handoffs.apply(await self.engine.heartbeat(agent.id, self.clock()))
 
     async def online(self) -> list[dict[str, Any]]:
         known = {agent.id: agent for agent in await self.agents.list()}

@@ -274,8 +274,9 @@ class HandoffCoordinator:
 
     async def cancel(self, conversation_id: str) -> None:
         """The conversation no longer needs a human (e.g. the visitor left a message)."""
-        if await self.engine.cancel(conversation_id):
-            await self.publish_queue()
+        outcomes = await self.engine.cancel(conversation_id, self.clock())
+        if outcomes:
+            await self.apply(outcomes)
 
     async def _held_by(self, conversation_id: str, agent: Agent) -> Conversation:
         conversation = await self.conversations.get(conversation_id)

@@ -2,15 +2,19 @@
 from the issue text (not imported from `handoff.routing.policy`).
 
 - never over capacity (held chats + pending offers);
-- offers only to online agents who fit the conversation and did not pass on it,
-  and only in auto-mode pools; every chat fits the agent holding it (language,
-  skill, pool or overflow, or the named agent);
+- offers only to online agents who fit the conversation, and only in auto-mode
+  pools; an agent who passed on a conversation is offered it again only once
+  every agent who could take it has passed too (`check_fresh_first`); every chat
+  fits the agent holding it (language, skill, pool or overflow, or the named agent);
 - a conversation is queued once or held once, never both, never twice; the
   agents' `active`/`offered` lists mirror the chats and offers;
 - nothing dropped: what is queued or held is exactly what the test expects live;
 - work conserving and FIFO after a dispatch: no unoffered auto-mode ticket has an
   agent who could take it, and no offer was made to an agent who could have taken
   an older waiting ticket.
+
+Overflow is a timer: a pre-sale ticket is open to advisors once the sweep has
+marked it `overflowed` (the tests check separately that it happens when due).
 """
 
 from __future__ import annotations
@@ -37,8 +41,7 @@ def fits(profile: Profile, ticket: Ticket, at: float, settings: RoutingSettings)
     """Language, skill and pool (or overflow), or the named agent of a transfer."""
     if ticket.target_agent_id is not None:
         return profile.agent_id == ticket.target_agent_id
-    waited = at - ticket.enqueued_at >= settings.overflow_after_seconds
-    overflow = ticket.pool is Pool.AMBASSADOR and (ticket.overflowed or waited)
+    overflow = ticket.pool is Pool.AMBASSADOR and ticket.overflowed
     if profile.pool is not ticket.pool and not (overflow and profile.pool is Pool.ADVISOR):
         return False
     if ticket.language not in profile.languages:
@@ -49,12 +52,24 @@ def fits(profile: Profile, ticket: Ticket, at: float, settings: RoutingSettings)
 
 def could_take(profile: Profile, agent: AgentState, ticket: Ticket, load: int, now: float,
                settings: RoutingSettings) -> bool:
-    return (
-        agent.presence is Presence.ONLINE
-        and load < profile.capacity
-        and agent.agent_id not in ticket.passed_by
-        and fits(profile, ticket, now, settings)
-    )
+    """Online, room, fits — whether or not it passed (a ticket goes round again)."""
+    return agent.presence is Presence.ONLINE and load < profile.capacity and fits(profile, ticket, now, settings)
+
+
+def check_fresh_first(state: RoutingState, offered: Iterable[out.Offered], profiles: Mapping[str, Profile],
+                      now: float, settings: RoutingSettings) -> None:
+    """An offer to an agent who passed on the ticket is made only when no agent who has
+    not passed could take it."""
+    for offer in offered:
+        ticket = state.ticket(offer.conversation_id)
+        if ticket is None or ticket.offered_to != offer.agent_id or offer.agent_id not in ticket.passed_by:
+            continue
+        for agent in state.agents.values():
+            if agent.agent_id in ticket.passed_by:
+                continue
+            assert not could_take(profiles[agent.agent_id], agent, ticket, agent.load, now, settings), (
+                f"{offer.conversation_id} went round again to {offer.agent_id} while {agent.agent_id} never passed"
+            )
 
 
 def is_auto(pool: Pool, settings: RoutingSettings) -> bool:
@@ -82,7 +97,6 @@ def check_state(state: RoutingState, profiles: Mapping[str, Profile], live: set[
             continue
         agent = state.agents[ticket.offered_to]
         assert agent.presence is Presence.ONLINE, f"offer to {agent.agent_id} who is {agent.presence}"
-        assert agent.agent_id not in ticket.passed_by, "offered again to an agent who passed"
         assert is_auto(ticket.pool, settings), "an offer in a manual pool"
         assert ticket.offer_expires_at is not None
         offered_at = ticket.offer_expires_at - settings.offer_timeout_seconds

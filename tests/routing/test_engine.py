@@ -78,7 +78,7 @@ async def test_capacity_is_never_exceeded_and_offers_count(engine: RoutingEngine
     state = await engine.agent_state("solo")
     assert state is not None and len(state.offered) == 2
     await engine.accept("c1", "solo", T0 + 3)
-    assert offers(await engine.dispatch(T0 + 4)) == []
+    assert offers(await engine.sweep(T0 + 4)) == []
     assert await engine.queue_position("c3") == 1
 
 
@@ -147,27 +147,50 @@ async def test_offer_timeout_passes_it_to_the_next_agent(make_engine: EngineFact
     assert out.OfferExpired("c1", "a") in result and offers(result) == [("c1", "b")]
     # The same expiry never fires twice.
     assert await engine.sweep(T0 + 31) == []
-    # a let it expire: it is not offered to a again, even once b lets it expire too.
+    # Once everyone eligible has passed, it goes round again: a passed longest ago.
     result = await engine.sweep(T0 + 60)
-    assert out.OfferExpired("c1", "b") in result and offers(result) == []
+    assert out.OfferExpired("c1", "b") in result and offers(result) == [("c1", "a")]
     [ticket] = await engine.waiting()
-    assert ticket.offered_to is None and set(ticket.passed_by) == {"a", "b"} and ticket.declines == 0
+    assert ticket.offered_to == "a" and ticket.passed_by == ("a", "b") and ticket.declines == 0
+    result = await engine.sweep(T0 + 90)
+    assert offers(result) == [("c1", "b")]
+    assert (await engine.waiting())[0].passed_by == ("b", "a")
 
 
-async def test_decline_counts_and_goes_to_the_next_agent_never_back(engine: RoutingEngine) -> None:
+async def test_with_one_agent_online_an_expired_offer_comes_back_and_a_long_wait_is_told(
+    make_engine: EngineFactory,
+) -> None:
+    engine = make_engine(offer_timeout_seconds=30, max_wait_seconds=180)
+    await online(engine, amb("solo"))
+    assert offers(await ask(engine, "c1")) == [("c1", "solo")]
+    for round_ in range(1, 6):
+        result = await engine.sweep(T0 + 30 * round_)
+        assert out.OfferExpired("c1", "solo") in result and offers(result) == [("c1", "solo")]
+        assert out.WaitedTooLong("c1") not in result
+    assert await engine.queue_position("c1") == 1
+    result = await engine.sweep(T0 + 180)
+    assert out.WaitedTooLong("c1") in result
+    assert [t.conversation_id for t in await engine.waiting()] == ["c1"]  # keeps its place
+    assert out.WaitedTooLong("c1") not in await engine.sweep(T0 + 500)  # told once
+    assert await engine.accept("c1", "solo", T0 + 500) == out.Assigned("c1", "solo", "offer")
+
+
+async def test_decline_counts_goes_to_the_next_agent_and_comes_back_after_everyone(engine: RoutingEngine) -> None:
     await online(engine, amb("a"), amb("b"))
     await ask(engine, "c1")
     with pytest.raises(Conflict):
         await engine.decline("c1", "b", T0 + 1)
     result = await engine.decline("c1", "a", T0 + 1)
     assert result[0] == out.Declined("c1", "a") and offers(result) == [("c1", "b")]
-    result = await engine.decline("c1", "b", T0 + 2)
-    assert offers(result) == []
-    [ticket] = await engine.waiting()
-    assert ticket.declines == 2 and ticket.offered_to is None
-    # Still waiting, not dropped: a newcomer gets it.
+    # A newcomer is free, but c1 is being offered to b.
     await engine.register_agent("c", Pool.AMBASSADOR, ["en"], [], 3)
-    assert offers(await engine.set_presence("c", Presence.ONLINE, T0 + 3)) == [("c1", "c")]
+    assert offers(await engine.set_presence("c", Presence.ONLINE, T0 + 2)) == []
+    # b declines: the newcomer, who has not passed, comes before a.
+    assert offers(await engine.decline("c1", "b", T0 + 3)) == [("c1", "c")]
+    # Everyone has passed: round again, the one who passed longest ago first.
+    assert offers(await engine.decline("c1", "c", T0 + 4)) == [("c1", "a")]
+    [ticket] = await engine.waiting()
+    assert ticket.declines == 3 and ticket.offered_to == "a" and ticket.passed_by == ("a", "b", "c")
 
 
 async def test_going_away_withdraws_pending_offers_and_keeps_chats(engine: RoutingEngine) -> None:
@@ -205,7 +228,7 @@ async def test_presale_conversation_overflows_to_advisors_after_the_delay(make_e
 async def test_advisor_conversations_never_overflow_to_ambassadors(engine: RoutingEngine) -> None:
     await online(engine, amb("a"))
     await ask(engine, "v1", pool=Pool.ADVISOR)
-    assert await engine.sweep(T0 + 1000) == []
+    assert [o for o in await engine.sweep(T0 + 1000) if not isinstance(o, out.WaitedTooLong | out.QueueChanged)] == []
     [ticket] = await engine.waiting()
     assert not ticket.overflowed and ticket.offered_to is None
 
@@ -242,8 +265,10 @@ async def test_manual_claim_needs_eligibility(make_engine: EngineFactory) -> Non
     for agent_id in ("fr", "full", "v", "ghost"):
         with pytest.raises(Conflict):
             await engine.claim("c1", agent_id, T0 + 1)
-    # After the overflow time, advisors may claim a pre-sale conversation too.
-    assert [t.conversation_id for t in await engine.waiting_for("v", T0 + 120)] == ["c1"]
+    # Once it overflows (the sweep's timer), advisors may claim a pre-sale conversation too.
+    assert await engine.takeable("v", T0 + 120) == []
+    assert out.Overflowed("c1") in await engine.sweep(T0 + 120)
+    assert [t.conversation_id for t in await engine.takeable("v", T0 + 120)] == ["c1"]
     assert await engine.claim("c1", "v", T0 + 120) == out.Assigned("c1", "v", "claim")
 
 
@@ -311,14 +336,12 @@ async def test_disconnected_agent_keeps_chats_for_the_grace_period_then_they_go_
     make_engine: EngineFactory,
 ) -> None:
     engine = make_engine(grace_period_seconds=60, heartbeat_timeout_seconds=45)
-    await online(engine, amb("gone"))
+    await online(engine, amb("gone", capacity=2))
     for i, cid in enumerate(("first", "second")):
         await ask(engine, cid, T0 + i)
         await engine.accept(cid, "gone", T0 + i)
-    await ask(engine, "waiting-1", T0 + 5)
-    await engine.decline("waiting-1", "gone", T0 + 5)
+    assert offers(await ask(engine, "waiting-1", T0 + 5)) == []  # gone is full
     await ask(engine, "waiting-2", T0 + 6)
-    await engine.decline("waiting-2", "gone", T0 + 6)
     result = await engine.set_presence("gone", Presence.OFFLINE, T0 + 10)
     state = await engine.agent_state("gone")
     assert state is not None and state.disconnected_at == T0 + 10 and set(state.active) == {"first", "second"}
@@ -361,11 +384,11 @@ async def test_silent_agent_times_out_and_a_heartbeat_brings_it_back(make_engine
     state = await engine.agent_state("a")
     assert state is not None and state.presence is Presence.OFFLINE and state.active == ("held",)
     assert await engine.availability() == {Pool.AMBASSADOR: (0, 0), Pool.ADVISOR: (0, 0)}
-    await engine.heartbeat("a", T0 + 50)
+    # The heartbeat revives the agent, who is offered what waits at once; the chat is
+    # no longer in a grace period.
+    assert offers(await engine.heartbeat("a", T0 + 50)) == [("pending", "a"), ("c3", "a")]
     state = await engine.agent_state("a")
     assert state is not None and state.presence is Presence.ONLINE and state.disconnected_at is None
-    # The sweep dispatches to the revived agent, and the chat is no longer in a grace period.
-    assert offers(await engine.sweep(T0 + 51)) == [("pending", "a"), ("c3", "a")]
     await engine.heartbeat("a", T0 + 90)
     await engine.heartbeat("b", T0 + 90)
     assert [o for o in await engine.sweep(T0 + 120) if isinstance(o, out.Requeued)] == []
@@ -423,19 +446,21 @@ async def test_anyone_online_ignores_capacity_and_includes_overflow_and_away(mak
     await online(engine, adv("v", ("en",)))
     await engine.set_presence("v", Presence.AWAY, T0)
     assert await engine.anyone_online(Pool.AMBASSADOR, "en", "heating", T0)  # via overflow, away counts
-    assert not await engine.anyone_online(Pool.AMBASSADOR, "en", "heating", T0 + 1000)  # silent too long
+    await engine.sweep(T0 + 1000)  # silent too long: the heartbeat timers put them offline
+    assert not await engine.anyone_online(Pool.AMBASSADOR, "en", "heating", T0 + 1000)
 
 
 async def test_cancel_drops_the_ticket_and_its_offer(engine: RoutingEngine) -> None:
     await online(engine, amb("a", capacity=1))
     await ask(engine, "c1")
     await ask(engine, "c2", T0 + 1)
-    assert await engine.cancel("c1") is True
-    assert await engine.cancel("c1") is False
-    assert (await engine.agent_state("a")).offered == ()  # type: ignore[union-attr]
+    result = await engine.cancel("c1", T0 + 2)
+    # The freed slot is offered at once.
+    assert out.Withdrawn("c1") in result and offers(result) == [("c2", "a")]
+    assert await engine.cancel("c1", T0 + 2) == []
+    assert (await engine.agent_state("a")).offered == ("c2",)  # type: ignore[union-attr]
     with pytest.raises(Conflict):
         await engine.accept("c1", "a", T0 + 2)
-    assert offers(await engine.dispatch(T0 + 2)) == [("c2", "a")]
 
 
 async def test_enqueue_is_idempotent_for_waiting_and_held_conversations(engine: RoutingEngine) -> None:
@@ -453,3 +478,70 @@ async def test_release_by_someone_else_changes_nothing(engine: RoutingEngine) ->
     await engine.accept("c1", "a", T0)
     await engine.release("c1", "b", T0 + 1)
     assert await holder(engine, "c1") == "a"
+
+
+async def test_a_new_login_within_the_heartbeat_window_resets_the_timeout(make_engine: EngineFactory) -> None:
+    engine = make_engine(heartbeat_timeout_seconds=45)
+    await online(engine, amb("a"))
+    # The old console went silent; the agent logs in again (presence set) at T0 + 44.
+    await engine.set_presence("a", Presence.ONLINE, T0 + 44)
+    assert offers(await ask(engine, "c1", T0 + 45)) == [("c1", "a")]
+    result = await engine.sweep(T0 + 46)
+    assert out.AgentTimedOut("a") not in result and out.OfferExpired("c1", "a") not in result
+    assert (await engine.waiting())[0].offered_to == "a"
+    # Silent again past the new window: now it times out.
+    assert out.AgentTimedOut("a") in await engine.sweep(T0 + 90)
+
+
+async def test_takeable_lists_exactly_what_claim_accepts(make_engine: EngineFactory) -> None:
+    engine = make_engine(modes={Pool.AMBASSADOR: "auto", Pool.ADVISOR: "manual"})
+    await online(engine, amb("a"), adv("v"), adv("w", ("fr",)))
+    await ask(engine, "offered")  # auto: offered to a
+    await ask(engine, "adv-en", T0 + 1, pool=Pool.ADVISOR)
+    await ask(engine, "adv-fr", T0 + 2, pool=Pool.ADVISOR, language="fr")
+    await ask(engine, "named", T0 + 3, pool=Pool.AMBASSADOR, target_agent_id="a")
+    everyone = ["offered", "adv-en", "adv-fr", "named", "unknown"]
+    for agent_id in ("a", "v", "w"):
+        listed = {t.conversation_id for t in await engine.takeable(agent_id, T0 + 4)}
+        for cid in everyone:
+            try:
+                await engine.claim(cid, agent_id, T0 + 4)
+            except Conflict:
+                assert cid not in listed, f"{agent_id} was shown {cid} but may not take it"
+            else:
+                assert cid in listed, f"{agent_id} took {cid}, which was not listed"
+                break
+
+
+async def test_adopted_chats_count_in_the_load_and_are_requeued_after_the_grace_period(
+    make_engine: EngineFactory,
+) -> None:
+    engine = make_engine(grace_period_seconds=60)
+    await engine.register_agent("a", Pool.AMBASSADOR, ["en"], [], 2)
+    await engine.adopt("c1", "a", Pool.AMBASSADOR, "en", None, T0 - 100, now=T0)
+    await engine.adopt("c1", "a", Pool.AMBASSADOR, "en", None, T0 - 100, now=T0)  # idempotent
+    state = await engine.agent_state("a")
+    assert state is not None and state.active == ("c1",) and state.disconnected_at == T0
+    assert await engine.enqueue("c1", Pool.AMBASSADOR, "en", None, T0, reason="again") == []  # held
+    assert [o for o in await engine.sweep(T0 + 60) if isinstance(o, out.Requeued)] == [out.Requeued("c1", "a")]
+    assert [t.conversation_id for t in await engine.waiting()] == ["c1"]
+
+
+async def test_an_agent_back_within_the_grace_period_keeps_an_adopted_chat(engine: RoutingEngine) -> None:
+    await engine.register_agent("a", Pool.AMBASSADOR, ["en"], [], 1)
+    await engine.adopt("c1", "a", Pool.AMBASSADOR, "en", None, T0 - 100, now=T0)
+    await engine.set_presence("a", Presence.ONLINE, T0 + 5)
+    assert offers(await ask(engine, "c2", T0 + 6)) == []  # full: the adopted chat counts
+    assert [o for o in await engine.sweep(T0 + 500) if isinstance(o, out.Requeued)] == []
+
+
+async def test_brands_never_mix(engine: RoutingEngine) -> None:
+    await engine.register_agent("a", Pool.AMBASSADOR, ["en"], [], 3, brand="north")
+    await engine.set_presence("a", Presence.ONLINE, T0)
+    assert offers(await engine.enqueue("s1", Pool.AMBASSADOR, "en", None, T0, reason="r", brand="south")) == []
+    assert offers(await engine.enqueue("n1", Pool.AMBASSADOR, "en", None, T0, reason="r", brand="north")) == [
+        ("n1", "a")
+    ]
+    assert [t.conversation_id for t in await engine.waiting(brand="south")] == ["s1"]
+    assert await engine.queue_position("s1") == 1
+    assert (await engine.ticket("s1")).brand == "south"  # type: ignore[union-attr]

@@ -29,13 +29,14 @@ from hypothesis.stateful import (
 )
 
 from handoff.config import RoutingSettings
-from handoff.domain import Conflict, Pool, Presence
+from handoff.domain import DEFAULT_BRAND, Conflict, Pool, Presence
 from handoff.routing import outcomes as out
 from handoff.routing.engine import RoutingEngine
 from handoff.routing.state import RoutingState, Ticket
 from tests.routing.invariants import (
     Profile,
     check_fifo,
+    check_fresh_first,
     check_state,
     check_work_conserving,
     could_take,
@@ -86,7 +87,7 @@ class RouterMachine(RuleBasedStateMachine):
         self.loop.close()
 
     def state(self) -> RoutingState:
-        return self.run(self.backend.read())
+        return self.run(self.backend.snapshot(DEFAULT_BRAND))
 
     # --- set-up ----------------------------------------------------------------------
 
@@ -141,11 +142,14 @@ class RouterMachine(RuleBasedStateMachine):
                 self.overflowed.add(cid)
         after = self.state()
         if requeued:
-            assert [t.conversation_id for t in after.tickets[: len(requeued)]] == requeued
+            # Requeued chats lead the queue, each lost agent's oldest chat first.
+            head = [t.conversation_id for t in after.tickets[: len(requeued)]]
+            assert sorted(head) == sorted(requeued), f"requeued {requeued}, head {head}"
         if dispatched:
             self.settled = True
             offered = [o for o in outcomes if isinstance(o, out.Offered)]
             check_fifo(after, offered, self.profiles, self.now, self.settings)
+            check_fresh_first(after, offered, self.profiles, self.now, self.settings)
 
     def assigned(self, outcome: out.Assigned, ticket: Ticket | None) -> None:
         cid, agent_id = outcome.conversation_id, outcome.agent_id
@@ -195,11 +199,15 @@ class RouterMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(min_value=0))
     def heartbeat(self, pick: int) -> None:
         agent_id = self.agent(pick)
-        self.run(self.engine.heartbeat(agent_id, self.now))
+        before = self.state()
         self.last_seen[agent_id] = self.now
-        if agent_id in self.resume:
+        revived = agent_id in self.resume
+        if revived:
             self.presence[agent_id] = self.resume.pop(agent_id)
-            self.settled = False
+        result = self.run(self.engine.heartbeat(agent_id, self.now))
+        if not revived:
+            assert result == []  # a heartbeat of a present agent changes nothing shared
+        self.observe(result, before, dispatched=revived)
 
     @rule(seconds=st.sampled_from([1.0, 5.0, 20.0, 31.0, 46.0, 61.0, 125.0]))
     def tick(self, seconds: float) -> None:
@@ -210,11 +218,6 @@ class RouterMachine(RuleBasedStateMachine):
     def sweep(self) -> None:
         before = self.state()
         self.observe(self.run(self.engine.sweep(self.now)), before, dispatched=True)
-
-    @rule()
-    def dispatch(self) -> None:
-        before = self.state()
-        self.observe(self.run(self.engine.dispatch(self.now)), before, dispatched=True)
 
     @precondition(lambda self: bool(self.live))
     @rule(pick=st.integers(min_value=0))
@@ -281,7 +284,7 @@ class RouterMachine(RuleBasedStateMachine):
         assert result[0] == out.Declined(ticket.conversation_id, ticket.offered_to)
         after = self.state().ticket(ticket.conversation_id)
         assert after is not None and after.declines == ticket.declines + 1
-        assert after.offered_to != ticket.offered_to
+        assert after.passed_by[-1] == ticket.offered_to  # the most recent pass
         self.observe(result, before, dispatched=True)
 
     @precondition(lambda self: bool(self.held))
@@ -298,10 +301,12 @@ class RouterMachine(RuleBasedStateMachine):
     def cancel(self, pick: int) -> None:
         cid = sorted(self.live)[pick % len(self.live)]
         waiting = cid not in self.held
-        assert self.run(self.engine.cancel(cid)) is waiting
+        before = self.state()
+        result = self.run(self.engine.cancel(cid, self.now))
+        assert (out.Withdrawn(cid) in result) is waiting
         if waiting:
             self.forget(cid)
-            self.settled = False
+            self.observe(result, before, dispatched=True)
 
     def forget(self, cid: str) -> None:
         self.live.discard(cid)
