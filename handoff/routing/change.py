@@ -43,6 +43,8 @@ class Change(abc.ABC):
         self._chats: dict[str, tuple[Chat | None, Chat | None]] = {}
         self._written: set[tuple[str, str]] = set()  # ("agent"|"ticket"|"chat", id)
         self._new_skills: set[str] = set()
+        # What the writes so far do to the indexes (computed when first needed after a write).
+        self._ops: list[IndexOp] | None = None
         self._overlay: dict[str, dict[str, float | None]] | None = None
 
     # --- loading (backend-specific) ---------------------------------------------------
@@ -93,15 +95,18 @@ class Change(abc.ABC):
             self._chats[cid] = (chat, chat.copy() if chat else None)
 
     async def agent(self, agent_id: str) -> AgentState | None:
-        await self.prefetch(agents=[agent_id])
+        if agent_id not in self._agents:
+            await self.prefetch(agents=[agent_id])
         return self._agents[agent_id][1]
 
     async def ticket(self, conversation_id: str) -> Ticket | None:
-        await self.prefetch(tickets=[conversation_id])
+        if conversation_id not in self._tickets:
+            await self.prefetch(tickets=[conversation_id])
         return self._tickets[conversation_id][1]
 
     async def chat(self, conversation_id: str) -> Chat | None:
-        await self.prefetch(chats=[conversation_id])
+        if conversation_id not in self._chats:
+            await self.prefetch(chats=[conversation_id])
         return self._chats[conversation_id][1]
 
     # --- writes ---------------------------------------------------------------------------
@@ -110,13 +115,13 @@ class Change(abc.ABC):
         before = self._agents.get(agent.agent_id, (None, None))[0]
         self._agents[agent.agent_id] = (before, agent)
         self._written.add(("agent", agent.agent_id))
-        self._overlay = None
+        self._ops = self._overlay = None
 
     def put_ticket(self, ticket: Ticket) -> None:
         before = self._tickets.get(ticket.conversation_id, (None, None))[0]
         self._tickets[ticket.conversation_id] = (before, ticket)
         self._written.add(("ticket", ticket.conversation_id))
-        self._overlay = None
+        self._ops = self._overlay = None
         if ticket.skill and before is None:
             self._new_skills.add(ticket.skill)
 
@@ -124,7 +129,7 @@ class Change(abc.ABC):
         before = self._tickets.get(conversation_id, (None, None))[0]
         self._tickets[conversation_id] = (before, None)
         self._written.add(("ticket", conversation_id))
-        self._overlay = None
+        self._ops = self._overlay = None
 
     def put_chat(self, chat: Chat) -> None:
         before = self._chats.get(chat.conversation_id, (None, None))[0]
@@ -193,6 +198,11 @@ class Change(abc.ABC):
 
     def index_ops(self) -> list[IndexOp]:
         """The index operations that keep every index true to the written entities."""
+        if self._ops is None:
+            self._ops = self._derive_index_ops()
+        return self._ops
+
+    def _derive_index_ops(self) -> list[IndexOp]:
         ops: list[IndexOp] = []
         for kind, ident in sorted(self._written):
             if kind == "agent":

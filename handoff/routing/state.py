@@ -88,7 +88,12 @@ class AgentState:
         )
 
     def copy(self) -> AgentState:
-        return replace(self)
+        # Positional construction: several times cheaper than dataclasses.replace on a hot path.
+        return AgentState(
+            self.agent_id, self.pool, self.languages, self.skills, self.capacity, self.brand, self.presence,
+            self.active, self.offered, self.last_assigned_at, self.last_seen, self.disconnected_at,
+            self.resume_presence,
+        )
 
 
 @dataclass(slots=True)
@@ -163,7 +168,11 @@ class Ticket:
         )
 
     def copy(self) -> Ticket:
-        return replace(self)
+        return Ticket(
+            self.conversation_id, self.pool, self.language, self.skill, self.enqueued_at, self.reason, self.brand,
+            self.order, self.note, self.preferred_agent_id, self.target_agent_id, self.offered_to,
+            self.offer_expires_at, self.declines, self.overflowed, self.waited_too_long, self.passed_by,
+        )
 
 
 @dataclass(slots=True)
