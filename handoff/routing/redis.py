@@ -44,8 +44,8 @@ BACKOFF_SECONDS = 0.001
 BRAND_TTL_SECONDS = 30 * 24 * 3600
 
 # KEYS[1], KEYS[2]: the brand's tail and head order counters. ARGV: n_tail, n_head
-# (new queue orders this change takes, written "@T<k>" / "@H<k>" in payloads and
-# scores); n_checks, then (key index, expected version) each; n_sets, then (key
+# (new queue orders this change takes, written "@T<k>" / "@H<k>" as the value of
+# an "order" field in payloads, and as scores); n_checks, then (key index, expected version) each; n_sets, then (key
 # index, payload or "" to delete, new version) each; n_index_ops, then ("+", key
 # index, score, member) or ("-", key index, member) each. Returns 1 if committed,
 # 0 if an entity changed since it was read (then nothing is written).
@@ -76,7 +76,8 @@ for i = 1, n do
   if ARGV[a + 1] == '' then
     redis.call('DEL', key)
   else
-    local payload = string.gsub(ARGV[a + 1], '"(@[TH]%d+)"', orders)
+    local payload = string.gsub(ARGV[a + 1], '"order":"(@[TH]%d+)"',
+      function(placeholder) return '"order":' .. orders[placeholder] end)
     redis.call('SET', key, ARGV[a + 2] .. '|' .. payload)
   end
   a = a + 3

@@ -545,3 +545,12 @@ async def test_brands_never_mix(engine: RoutingEngine) -> None:
     assert [t.conversation_id for t in await engine.waiting(brand="south")] == ["s1"]
     assert await engine.queue_position("s1") == 1
     assert (await engine.ticket("s1")).brand == "south"  # type: ignore[union-attr]
+
+
+async def test_text_that_looks_like_an_order_placeholder_is_kept_as_it_is(engine: RoutingEngine) -> None:
+    note = '@T1 "order":"@T1" @H1'
+    await engine.enqueue("c1", Pool.ADVISOR, "en", None, T0, reason="transfer", note=note, at_head=True)
+    await engine.enqueue("c2", Pool.ADVISOR, "en", None, T0, reason="transfer", note="@T1")
+    [first, second] = await engine.waiting()
+    assert (first.conversation_id, first.note, second.note) == ("c1", note, "@T1")
+    assert isinstance(first.order, float) and first.order < second.order
