@@ -329,7 +329,7 @@ class ConcurrentRun:
     advisor_mode=modes_strategy,
     rounds=st.lists(round_strategy, min_size=1, max_size=15),
 )
-@settings(max_examples=150, deadline=None, database=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_two_engines_keep_the_invariants_under_concurrent_operations(
     routing_backend_maker: BackendMaker,
