@@ -36,6 +36,9 @@ STACKS = ["sqlite-memory"] + (["postgresql-redis"] if PRODUCTION_STACK else [])
 PASSWORD = "correct horse battery"
 UNREACHABLE_BOT = "http://127.0.0.1:9"  # the discard port: nothing listens
 WAIT_SECONDS = 30.0  # a bound for broken runs only: a loaded 2-core machine stays well inside it
+# How long the service waits for the REAL bot in tests: its first turns (model warm-up) on a
+# loaded machine can take longer than the production default of 5 s.
+REAL_BOT_TIMEOUT_SECONDS = WAIT_SECONDS
 
 
 @dataclass
