@@ -53,8 +53,8 @@ typecheck: $(VENV)/.installed  ## mypy on handoff/
 	$(VENV)/bin/mypy handoff
 
 pytest: $(VENV)/.installed model services
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
-	TEST_REDIS_URL=$${TEST_REDIS_URL-redis://127.0.0.1:6379/15} \
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck bot-test pytest  ## everything: lint, types, the whole test suite

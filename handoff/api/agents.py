@@ -81,6 +81,7 @@ async def queue(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{conversation_id}/accept")
 async def accept(request: web.Request) -> web.Response:
     agent = await current_agent(request)
+    await services(request).conversations.get(request.match_info["conversation_id"])  # 404 when unknown
     conversation = await services(request).handoffs.accept(request.match_info["conversation_id"], agent)
     return web.json_response({"conversation": conversation.to_json()})
 

@@ -14,7 +14,7 @@ import pytest
 
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
-from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
+from tests.support.service import WAIT_SECONDS, RunningService, ServiceFactory, add_agent, wait_for
 
 
 async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: ServiceFactory) -> None:
@@ -127,38 +127,67 @@ async def test_fifo_queue_and_positions_when_capacity_is_full(service_factory: S
     assert [o["conversation_id"] for o in await service.offers(solo)] == [second["conversation_id"]]
 
 
-async def test_decline_and_timeout_pass_the_offer_on(service_factory: ServiceFactory) -> None:
+async def _first_offered(service: RunningService, tokens: dict[str, str], cid: str) -> str:
+    """The name of the agent the conversation is offered to, once it is."""
+    offered_to: list[str] = []
+
+    async def someone_offered() -> bool:
+        for name, token in tokens.items():
+            if any(o["conversation_id"] == cid for o in await service.offers(token)):
+                offered_to.append(name)
+        return bool(offered_to)
+
+    await wait_for(someone_offered)
+    return offered_to[0]
+
+
+async def test_a_declined_offer_goes_to_the_next_agent(service_factory: ServiceFactory) -> None:
+    service = await service_factory()  # offers last 30 s: far longer than any step here
+    await add_agent(service.settings, "ann")
+    await add_agent(service.settings, "bob")
+    tokens = {"ann": await service.go_online("ann"), "bob": await service.go_online("bob")}
+    conversation = await service.start_conversation()
+    cid = conversation["conversation_id"]
+    await service.ask_human(conversation)
+    first = await _first_offered(service, tokens, cid)
+    second = "bob" if first == "ann" else "ann"
+    status, _ = await service.call("POST", f"/api/conversations/{cid}/decline", token=tokens[first])
+    assert status == 200
+    await service.await_offer(tokens[second], cid)
+    assert await service.offers(tokens[first]) == []
+    status, body = await service.call("POST", f"/api/conversations/{cid}/accept", token=tokens[second])
+    assert status == 200, body
+
+
+async def test_an_offer_nobody_answers_times_out_and_passes_on(service_factory: ServiceFactory) -> None:
     service = await service_factory(routing=RoutingSettings(offer_timeout_seconds=0.5, sweep_interval_seconds=0.1))
     await add_agent(service.settings, "ann")
     await add_agent(service.settings, "bob")
+    await add_agent(service.settings, "vic", role=AgentRole.ADVISOR)  # reads the handoff events
     ann, bob = await service.go_online("ann"), await service.go_online("bob")
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
     await service.ask_human(conversation)
+    vic = await service.login("vic")
+    # Nobody answers. The recorded handoff events tell what happened, however slowly
+    # the machine let us look: no offer window can be missed.
+    events: list[tuple[str, str | None]] = []
 
-    tokens = {"ann": ann, "bob": bob}
-    first_name = ""
+    async def both_timed_out() -> bool:
+        _, transcript = await service.call("GET", f"/api/conversations/{cid}/transcript", token=vic)
+        events[:] = [(e["type"], e["agent_id"]) for e in transcript["events"] if e["type"] in ("offered", "timed_out")]
+        return [kind for kind, _ in events].count("timed_out") == 2
 
-    async def someone_offered() -> bool:
-        nonlocal first_name
-        for name, token in tokens.items():
-            if any(o["conversation_id"] == cid for o in await service.offers(token)):
-                first_name = name
-        return bool(first_name)
-
-    await wait_for(someone_offered)
-    second_name = "bob" if first_name == "ann" else "ann"
-    status, _ = await service.call("POST", f"/api/conversations/{cid}/decline", token=tokens[first_name])
-    assert status == 200
-    await service.await_offer(tokens[second_name], cid)
-    # Nobody answers: the offer times out and stays with nobody who declined.
-
-    async def offer_withdrawn() -> bool:
-        return not await service.offers(tokens[second_name])
-
-    await wait_for(offer_withdrawn)
-    status, late = await service.call("POST", f"/api/conversations/{cid}/accept", token=tokens[second_name])
-    assert status == 409, late
+    await wait_for(both_timed_out)
+    first, second = events[0][1], events[2][1]
+    assert events == [("offered", first), ("timed_out", first), ("offered", second), ("timed_out", second)]
+    assert {first, second} == {(await service.call("GET", "/api/agents/me", token=t))[1]["agent"]["id"] for t in (ann, bob)}
+    assert await service.offers(ann) == [] and await service.offers(bob) == []
+    for token in (ann, bob):
+        status, late = await service.call("POST", f"/api/conversations/{cid}/accept", token=token)
+        assert status == 409, late
+    _, still = await service.call("GET", f"/api/conversations/{cid}/transcript", token=vic)
+    assert still["conversation"]["status"] == "waiting"
 
 
 async def test_manual_mode_first_claim_wins(service_factory: ServiceFactory) -> None:
@@ -210,7 +239,7 @@ async def test_visitor_websocket_resumes_after_a_sequence_number(service_factory
     await service.say(conversation, "one")  # seq 1 + bot-unavailable notice seq 2
     url = service.url.replace("http", "ws") + f"/ws/visitor?conversation_id={cid}&token={token}&after=1"
     async with service.http.ws_connect(url) as socket:
-        first = json.loads((await socket.receive(timeout=5)).data)
+        first = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
         assert first["type"] == "message" and first["message"]["seq"] == 2
         await service.ask_human(conversation)
         await service.await_offer(wendy, cid)
@@ -218,11 +247,11 @@ async def test_visitor_websocket_resumes_after_a_sequence_number(service_factory
         await service.call("POST", f"/api/conversations/{cid}/messages", token=wendy, json={"text": "Hi, Wendy here"})
         seen: list[str] = []
         while "Hi, Wendy here" not in seen:
-            frame = json.loads((await socket.receive(timeout=5)).data)
+            frame = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
             if frame["type"] == "message":
                 seen.append(frame["message"]["text"])
     async with service.http.ws_connect(url.replace("after=1", "after=0")) as socket:
-        frame = json.loads((await socket.receive(timeout=5)).data)
+        frame = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
         assert frame["message"]["seq"] == 1
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # a wrong token never gets a socket
         await service.http.ws_connect(url.replace(token, "wrong"))
@@ -261,16 +290,26 @@ async def test_two_instances_behave_as_one(service_factory: ServiceFactory, stac
     assert "are you there?" in [m["text"] for m in read["messages"]]
 
 
-async def test_waiting_conversations_survive_a_restart(service_factory: ServiceFactory, stack: str) -> None:
+async def test_waiting_conversations_survive_a_restart(service_factory: ServiceFactory) -> None:
     service = await service_factory()
     await add_agent(service.settings, "ida")
-    conversation = await service.start_conversation()
+    await add_agent(service.settings, "sue", role=AgentRole.ADVISOR)  # a supervisor, to read the whole queue
     ida = await service.go_online("ida")
     await service.call("POST", "/api/agents/me/presence", token=ida, json={"status": "away"})
-    await service.ask_human(conversation)
-    restarted = await service_factory(database_url=service.settings.database_url)
+    first, second = await service.start_conversation(), await service.start_conversation()
+    assert (await service.ask_human(first))["position"] == 1
+    assert (await service.ask_human(second))["position"] == 2
+    await service.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):  # really gone
+        await service.call("GET", "/healthz")
+
+    restarted = await service_factory()  # the same store (and Redis) as the stopped one
+    status, queue = await restarted.call("GET", "/api/queue", token=await restarted.login("sue"))
+    assert status == 200
+    assert [entry["conversation_id"] for entry in queue["waiting"]] == [first["conversation_id"], second["conversation_id"]]
     ida_again = await restarted.go_online("ida")
-    await restarted.await_offer(ida_again, conversation["conversation_id"])
+    await restarted.await_offer(ida_again, first["conversation_id"])
+    await restarted.await_offer(ida_again, second["conversation_id"])
 
 
 async def test_supervisor_sees_live_conversations_and_can_take_over(service_factory: ServiceFactory) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from handoff.config import RoutingSettings
@@ -16,16 +19,38 @@ async def _hand_to(service: RunningService, conversation: dict[str, Any], token:
     assert status == 200
 
 
+@contextlib.asynccontextmanager
+async def heartbeats(service: RunningService, token: str) -> AsyncIterator[None]:
+    """The agent's console beats (as often as a loaded machine lets it) until the block ends."""
+
+    async def beat() -> None:
+        while True:
+            status, _ = await service.call("POST", "/api/agents/me/heartbeat", token=token)
+            assert status == 204
+            await asyncio.sleep(0.1)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
 async def test_a_silent_agent_keeps_chats_for_the_grace_period_then_they_are_requeued(
     service_factory: ServiceFactory,
 ) -> None:
-    routing = RoutingSettings(heartbeat_timeout_seconds=1, grace_period_seconds=0.5, sweep_interval_seconds=0.1)
+    # lea's heartbeats come every 0.1 s while she takes the chat: only a stall of
+    # the whole machine longer than the 3 s timeout could time her out early.
+    routing = RoutingSettings(heartbeat_timeout_seconds=3, grace_period_seconds=0.5, sweep_interval_seconds=0.1)
     service = await service_factory(routing=routing)
     await add_agent(service.settings, "lea")
     await add_agent(service.settings, "max")
     lea = await service.go_online("lea")
     conversation = await service.start_conversation()
-    await _hand_to(service, conversation, lea)
+    async with heartbeats(service, lea):
+        await _hand_to(service, conversation, lea)
     max_token = await service.login("max")  # max comes online only after lea has the chat
 
     # lea stops sending heartbeats: after the timeout and the grace period the chat

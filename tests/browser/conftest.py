@@ -28,7 +28,14 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, async_p
 from handoff.app import create_app
 from handoff.config import RoutingSettings, Settings
 from handoff.domain import AgentRole
-from tests.support.service import PASSWORD, RunningService, add_agent, wait_for
+from tests.support.service import (
+    PASSWORD,
+    REAL_BOT_TIMEOUT_SECONDS,
+    WAIT_SECONDS,
+    RunningService,
+    add_agent,
+    wait_for,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "reports" / "screenshots"
@@ -38,7 +45,7 @@ LAUNCH_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 # The bot's first answers (model loading, TensorFlow warm-up) can take seconds.
-expect.set_options(timeout=20_000)
+expect.set_options(timeout=WAIT_SECONDS * 1000)
 
 
 @dataclass
@@ -69,6 +76,7 @@ async def service(tmp_path: Path, rasa_server: str, settings_overrides: dict[str
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'relais.db'}",
             backend="memory",
             rasa_url=rasa_server,
+            rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS,
             routing=RoutingSettings(sweep_interval_seconds=0.1),
         ),
         **settings_overrides,

@@ -4,13 +4,13 @@ with the matching skill, relay both ways, close, back to the bot, one transcript
 from __future__ import annotations
 
 from handoff.domain import AgentRole
-from tests.support.service import ServiceFactory, add_agent
+from tests.support.service import REAL_BOT_TIMEOUT_SECONDS, ServiceFactory, add_agent
 
 
 async def test_routine_questions_are_answered_by_the_bot_in_each_language(
     service_factory: ServiceFactory, rasa_server: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server)
+    service = await service_factory(rasa_url=rasa_server, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
     french = await service.start_conversation("fr")
     answer = await service.say(french, "combien coûte la livraison ?")
     assert answer["message"]["intent"] is None  # stored before the bot answered
@@ -30,7 +30,7 @@ async def test_routine_questions_are_answered_by_the_bot_in_each_language(
 async def test_product_advice_goes_to_the_ambassador_with_the_skill_and_back_to_the_bot(
     service_factory: ServiceFactory, rasa_server: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server)
+    service = await service_factory(rasa_url=rasa_server, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
     await add_agent(service.settings, "sol", skills=("solar",))
     await add_agent(service.settings, "awn", skills=("awning",))
     await add_agent(service.settings, "vic", role=AgentRole.ADVISOR)
@@ -42,7 +42,7 @@ async def test_product_advice_goes_to_the_ambassador_with_the_skill_and_back_to_
     escalated = await service.say(visitor, "quel store banne me conseillez-vous pour mon fourgon ?")
     assert escalated["conversation"]["status"] == "waiting"
     assert escalated["conversation"]["skill"] == "awning"
-    offer = await service.await_offer(awn, cid, seconds=15)
+    offer = await service.await_offer(awn, cid)
     assert offer["skill"] == "awning"
     assert offer["page_url"] == "https://shop.example/stores-bannes/fiamma-f45"
     assert any(m["sender_kind"] == "bot" for m in offer["preview"])

@@ -11,10 +11,11 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
 from handoff.config import RoutingSettings
@@ -191,6 +192,16 @@ ARRIVALS = frozenset({"enqueue", "presence", "heartbeat"})
 ACTS = frozenset({"accept", "race_accept", "claim", "race_claim", "decline", "cancel", "sweep"})
 
 
+@dataclass
+class PhaseLog:
+    """What one phase's operations aimed at, to tell which accepts had to succeed."""
+
+    cancelled: list[str] = field(default_factory=list)
+    accepted_in_time: set[str] = field(default_factory=set)  # offers accepted before they expired
+    contested: set[str] = field(default_factory=set)  # declined or cancelled in the same phase
+    swept: bool = False  # a sweep may time the agent out: no accept is then owed
+
+
 class ConcurrentRun:
     """Plays rounds of concurrent operations split over two engines and checks each round."""
 
@@ -205,6 +216,7 @@ class ConcurrentRun:
         self.live: set[str] = set()
         self.held: dict[str, str] = {}
         self.counter = 0
+        self.work: Counter[str] = Counter()
 
     def agent(self, pick: int) -> str:
         return self.agent_ids[pick % len(self.agent_ids)]
@@ -223,7 +235,7 @@ class ConcurrentRun:
             await backend.close()
 
     def calls(self, engine: RoutingEngine, op: tuple[Any, ...], snapshot: RoutingState,
-              cancelled: list[str]) -> list[Coroutine[Any, Any, list[out.Outcome]]]:
+              log: PhaseLog) -> list[Coroutine[Any, Any, list[out.Outcome]]]:
         """The coroutines one generated operation stands for, its picks resolved on `snapshot`."""
         kind, now = op[0], self.now
         offered = [t for t in snapshot.tickets if t.offered_to is not None]
@@ -239,7 +251,7 @@ class ConcurrentRun:
         async def cancel(cid: str) -> list[out.Outcome]:
             result = await engine.cancel(cid, now)
             if out.Withdrawn(cid) in result:
-                cancelled.append(cid)
+                log.cancelled.append(cid)
             return result
 
         if kind == "enqueue":
@@ -259,6 +271,8 @@ class ConcurrentRun:
         if kind in ("accept", "race_accept") and offered:
             ticket = offered[op[1] % len(offered)]
             assert ticket.offered_to is not None
+            if ticket.offer_expires_at is None or now < ticket.offer_expires_at:
+                log.accepted_in_time.add(ticket.conversation_id)
             both = self.engines if kind == "race_accept" else (engine,)
             return [listed(e.accept(ticket.conversation_id, ticket.offered_to, now)) for e in both]
         if kind == "claim" and waiting:
@@ -270,10 +284,14 @@ class ConcurrentRun:
         if kind == "decline" and offered:
             ticket = offered[op[1] % len(offered)]
             assert ticket.offered_to is not None
+            log.contested.add(ticket.conversation_id)
             return [outcomes(engine.decline(ticket.conversation_id, ticket.offered_to, now))]
         if kind == "cancel" and waiting:
-            return [cancel(waiting[op[1] % len(waiting)].conversation_id)]
+            cid = waiting[op[1] % len(waiting)].conversation_id
+            log.contested.add(cid)
+            return [cancel(cid)]
         if kind == "sweep":
+            log.swept = True
             return [engine.sweep(now)]
         return []
 
@@ -285,9 +303,13 @@ class ConcurrentRun:
         results: list[out.Outcome] = []
         for phase in (ARRIVALS, ACTS):
             snapshot = await self.backends[0].snapshot(DEFAULT_BRAND)
+            log = PhaseLog()
             calls = [c for index, op in ops if op[0] in phase
-                     for c in self.calls(self.engines[index], op, snapshot, cancelled)]
-            results += [o for result in await asyncio.gather(*calls) for o in result]
+                     for c in self.calls(self.engines[index], op, snapshot, log)]
+            phase_results = [o for result in await asyncio.gather(*calls) for o in result]
+            self.check_accepts_succeeded(log, phase_results)
+            cancelled += log.cancelled
+            results += phase_results
         for cid in cancelled:
             self.live.discard(cid)
         # Within one round (one `now`) a chat can be requeued then assigned again, never
@@ -312,6 +334,17 @@ class ConcurrentRun:
             for i, agent_id in enumerate(self.agent_ids):
                 await self.engines[i % 2].heartbeat(agent_id, self.now)
 
+    def check_accepts_succeeded(self, log: PhaseLog, results: list[out.Outcome]) -> None:
+        """An offer accepted in time, that nothing else in the phase could end, was assigned:
+        losing a race to another accept or claim is fine, every accept failing is not."""
+        assigned = {o.conversation_id for o in results if isinstance(o, out.Assigned)}
+        self.work["assigned"] += len(assigned)
+        if log.swept:
+            return
+        owed = log.accepted_in_time - log.contested
+        assert owed <= assigned, f"accepted in time, yet not assigned: {sorted(owed - assigned)}"
+        self.work["accepts owed"] += len(owed)
+
     async def check(self) -> None:
         for backend in self.backends:
             state = await backend.snapshot(DEFAULT_BRAND)
@@ -319,41 +352,49 @@ class ConcurrentRun:
             assert {cid: chat.agent_id for cid, chat in state.chats.items()} == self.held
 
 
-@given(
-    raw_profiles=profiles_strategy,
-    presences=st.lists(st.sampled_from([Presence.ONLINE, Presence.ONLINE, Presence.ONLINE, Presence.AWAY]),
-                       min_size=4, max_size=4),
-    ambassador_mode=modes_strategy,
-    advisor_mode=modes_strategy,
-    rounds=st.lists(round_strategy, min_size=1, max_size=15),
-)
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-def test_two_engines_keep_the_invariants_under_concurrent_operations(
-    routing_backend_maker: BackendMaker,
-    raw_profiles: list[tuple[Pool, set[str], set[str], int]],
-    presences: list[Presence],
-    ambassador_mode: str,
-    advisor_mode: str,
-    rounds: list[tuple[list[tuple[int, tuple[Any, ...]]], list[int], float, bool]],
-) -> None:
-    profiles = [
-        Profile(f"a{i}", pool, tuple(sorted(languages)), tuple(sorted(skills)), capacity)
-        for i, (pool, languages, skills, capacity) in enumerate(raw_profiles)
-    ]
-    routing = RoutingSettings(modes={Pool.AMBASSADOR: ambassador_mode, Pool.ADVISOR: advisor_mode})
-    run = ConcurrentRun(routing_backend_maker, profiles, routing)
+def test_two_engines_keep_the_invariants_under_concurrent_operations(routing_backend_maker: BackendMaker) -> None:
+    work: Counter[str] = Counter()
 
-    async def scenario() -> None:
-        await run.start(presences)
+    @given(
+        raw_profiles=profiles_strategy,
+        presences=st.lists(st.sampled_from([Presence.ONLINE, Presence.ONLINE, Presence.ONLINE, Presence.AWAY]),
+                           min_size=4, max_size=4),
+        ambassador_mode=modes_strategy,
+        advisor_mode=modes_strategy,
+        rounds=st.lists(round_strategy, min_size=1, max_size=15),
+    )
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    def concurrent_rounds(
+        raw_profiles: list[tuple[Pool, set[str], set[str], int]],
+        presences: list[Presence],
+        ambassador_mode: str,
+        advisor_mode: str,
+        rounds: list[tuple[list[tuple[int, tuple[Any, ...]]], list[int], float, bool]],
+    ) -> None:
+        profiles = [
+            Profile(f"a{i}", pool, tuple(sorted(languages)), tuple(sorted(skills)), capacity)
+            for i, (pool, languages, skills, capacity) in enumerate(raw_profiles)
+        ]
+        routing = RoutingSettings(modes={Pool.AMBASSADOR: ambassador_mode, Pool.ADVISOR: advisor_mode})
+        run = ConcurrentRun(routing_backend_maker, profiles, routing)
+
+        async def scenario() -> None:
+            await run.start(presences)
+            try:
+                for ops, closes, seconds, beat in rounds:
+                    await run.play(ops, closes, seconds, beat)
+            finally:
+                await run.close()
+
+        loop = asyncio.new_event_loop()
         try:
-            for ops, closes, seconds, beat in rounds:
-                await run.play(ops, closes, seconds, beat)
+            loop.run_until_complete(scenario())
         finally:
-            await run.close()
+            loop.close()
+        work.update(run.work)
+        # Steer generation towards rounds where accepts had to succeed (a random run makes few).
+        target(float(run.work["accepts owed"]), label="accepts owed")
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
+    concurrent_rounds()
+    # Not vacuous: the rounds assigned chats, and checked accepts that had to succeed.
+    assert work["assigned"] > 0 and work["accepts owed"] > 0, work

@@ -342,7 +342,6 @@ def test_router_invariants_hold_under_random_operations(routing_backend_maker: B
             max_examples=250,
             stateful_step_count=50,
             deadline=None,
-            database=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )

@@ -12,14 +12,17 @@ from handoff.domain import (
     Conflict,
     ConversationStatus,
     HandoffEventType,
+    Message,
     NotFound,
     Pool,
     SenderKind,
     Unauthorized,
 )
-from handoff.realtime import conversation_channel
+from handoff.realtime import Event, conversation_channel
 from handoff.realtime.memory import MemoryBus
 from handoff.store import Store, open_store
+
+WAIT_SECONDS = 60  # only a bound for a broken run; a passing one never waits that long
 
 
 async def test_a_new_conversation_belongs_to_the_bot_and_its_visitor(conversations: ConversationService) -> None:
@@ -90,23 +93,50 @@ async def test_concurrent_writers_get_dense_unique_sequence_numbers(conversation
     assert sorted(m.text for m in transcript) == sorted(f"message {n}" for n in range(30))
 
 
-async def test_a_message_is_published_only_after_it_is_committed(
-    conversations: ConversationService, bus: MemoryBus
-) -> None:
+class HandOverBus(MemoryBus):
+    """A bus whose `publish` returns only once a subscriber has handled the event:
+    the publisher cannot go on (and commit late) while the subscriber looks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handled = asyncio.Event()
+
+    async def publish(self, channel: str, event: Event) -> None:
+        await super().publish(channel, event)
+        if event.get("type") == "message":
+            await self.handled.wait()
+            self.handled.clear()
+
+
+async def test_a_message_is_published_only_after_it_is_committed(store: Store, database_url: str) -> None:
+    bus = HandOverBus()
+    conversations = ConversationService(store, bus)
     conversation, _ = await conversations.start("en", None)
     subscription = await bus.subscribe(conversation_channel(conversation.id))
-    message, _ = await conversations.append(conversation.id, SenderKind.VISITOR, "is it committed?")
+    # The reader is another store on the same database: its own connections, so it
+    # sees only what is committed.
+    reader = await open_store(database_url, migrate=False)
+    seen_when_published: list[list[Message]] = []
 
-    async def first_event() -> dict[str, object]:
+    async def subscriber() -> dict[str, object]:
         async for event in subscription:
+            seen_when_published.append(await ConversationService(reader, MemoryBus()).messages(conversation.id))
+            bus.handled.set()
             return event
         raise AssertionError("the feed ended")
 
-    event = await asyncio.wait_for(first_event(), timeout=5)
-    await subscription.close()
+    listening = asyncio.create_task(subscriber())
+    try:
+        message, _ = await asyncio.wait_for(
+            conversations.append(conversation.id, SenderKind.VISITOR, "is it committed?"), WAIT_SECONDS
+        )
+        event = await asyncio.wait_for(listening, WAIT_SECONDS)
+    finally:
+        listening.cancel()
+        await subscription.close()
+        await reader.close()
     assert event == {"type": "message", "message": message.to_json()}
-    stored = await conversations.messages(conversation.id)
-    assert stored == [message]
+    assert seen_when_published == [[message]]
 
 
 async def test_unknown_conversation_is_not_found_and_nothing_is_written(conversations: ConversationService) -> None:

@@ -35,6 +35,10 @@ PRODUCTION_STACK = bool(os.environ.get("TEST_DATABASE_URL") and REDIS_URL)
 STACKS = ["sqlite-memory"] + (["postgresql-redis"] if PRODUCTION_STACK else [])
 PASSWORD = "correct horse battery"
 UNREACHABLE_BOT = "http://127.0.0.1:9"  # the discard port: nothing listens
+WAIT_SECONDS = 30.0  # a bound for broken runs only: a loaded 2-core machine stays well inside it
+# How long the service waits for the REAL bot in tests: its first turns (model warm-up) on a
+# loaded machine can take longer than the production default of 5 s.
+REAL_BOT_TIMEOUT_SECONDS = WAIT_SECONDS
 
 
 @dataclass
@@ -44,6 +48,12 @@ class RunningService:
     url: str
     settings: Settings
     http: aiohttp.ClientSession
+    server: TestServer | None = None
+
+    async def stop(self) -> None:
+        """Shut the instance down as a restart would (its sockets and timers end)."""
+        assert self.server is not None, "this instance was not started by service_factory"
+        await self.server.close()
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -96,7 +106,7 @@ class RunningService:
         assert status == 200, body
         return list(body["offers"])
 
-    async def await_offer(self, token: str, conversation_id: str, *, seconds: float = 10.0) -> dict[str, Any]:
+    async def await_offer(self, token: str, conversation_id: str, *, seconds: float = WAIT_SECONDS) -> dict[str, Any]:
         """Wait until the conversation is offered to the agent; return the offer."""
         found: dict[str, Any] = {}
 
@@ -156,7 +166,7 @@ async def service_factory(stack_settings: Settings) -> AsyncIterator[ServiceFact
         server = TestServer(create_app(settings), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
-        return RunningService(url=str(server.make_url("")).rstrip("/"), settings=settings, http=http)
+        return RunningService(url=str(server.make_url("")).rstrip("/"), settings=settings, http=http, server=server)
 
     yield start
     await http.close()
@@ -183,10 +193,11 @@ async def add_agent(
         await store.close()
 
 
-async def wait_for(predicate: Callable[[], Awaitable[bool]], *, seconds: float = 10.0) -> None:
+async def wait_for(predicate: Callable[[], Awaitable[bool]], *, seconds: float = WAIT_SECONDS) -> None:
     """Poll until `predicate` holds (events cross processes and timers)."""
-    for _ in range(int(seconds / 0.05)):
-        if await predicate():
-            return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {seconds} s")
         await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
