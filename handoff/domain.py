@@ -14,6 +14,7 @@ from typing import Any
 MAX_TEXT_LENGTH = 4000
 SUPPORTED_LANGUAGES = ("fr", "en")
 PRODUCT_CATEGORIES = ("awning", "solar", "bike_rack", "heating", "fridge", "sanitation")
+DEFAULT_BRAND = "default"  # one brand today; tickets, agents and conversations already carry it
 
 
 class SenderKind(enum.StrEnum):
@@ -78,6 +79,7 @@ class HandoffEventType(enum.StrEnum):
     OVERFLOWED = "overflowed"
     TRANSFERRED = "transferred"
     REQUEUED = "requeued"  # agent lost past the grace period
+    WAITED_TOO_LONG = "waited_too_long"  # told so and offered the offline form; still queued
     NO_AGENT = "no_agent"
     OFFLINE_MESSAGE = "offline_message"
     RELEASED = "released"  # back to the bot after a human closed

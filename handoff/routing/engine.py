@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from handoff.config import RoutingSettings
-from handoff.domain import Conflict, NotFound, Pool, Presence
+from handoff.domain import DEFAULT_BRAND, Conflict, NotFound, Pool, Presence
 from handoff.routing import policy
 from handoff.routing.backend import RoutingBackend
 from handoff.routing.outcomes import (
@@ -22,14 +22,16 @@ from handoff.routing.outcomes import (
     AgentTimedOut,
     Assigned,
     Declined,
+    Enqueued,
     Offered,
     OfferExpired,
     Outcome,
     Overflowed,
     QueueChanged,
     Requeued,
+    WaitedTooLong,
 )
-from handoff.routing.state import AgentState, RoutingState, Ticket, requeued_ticket
+from handoff.routing.state import AgentState, Chat, RoutingState, Ticket, requeued_ticket
 
 Change = Callable[[RoutingState, list[Outcome]], None]
 PRESENT = (Presence.ONLINE, Presence.AWAY)
@@ -49,6 +51,8 @@ class RoutingEngine:
         languages: Iterable[str],
         skills: Iterable[str],
         capacity: int | None = None,
+        *,
+        brand: str = DEFAULT_BRAND,
     ) -> None:
         """Make the agent known, or update its profile; presence and load are kept."""
         speaks, knows = tuple(languages), tuple(skills)
@@ -57,9 +61,10 @@ class RoutingEngine:
         def change(state: RoutingState) -> None:
             agent = state.agents.get(agent_id)
             if agent is None:
-                state.agents[agent_id] = AgentState(agent_id, pool, speaks, knows, size)
+                state.agents[agent_id] = AgentState(agent_id, pool, speaks, knows, size, brand=brand)
                 return
             agent.pool, agent.languages, agent.skills, agent.capacity = pool, speaks, knows, size
+            agent.brand = brand
 
         await self.backend.update(change)
 
@@ -115,6 +120,7 @@ class RoutingEngine:
         preferred_agent_id: str | None = None,
         target_agent_id: str | None = None,
         at_head: bool = False,
+        brand: str = DEFAULT_BRAND,
     ) -> list[Outcome]:
         """Queue the conversation (at the tail, or the head) and dispatch.
 
@@ -134,8 +140,10 @@ class RoutingEngine:
                 note=note,
                 preferred_agent_id=preferred_agent_id,
                 target_agent_id=target_agent_id,
+                brand=brand,
             )
             state.add_ticket(ticket, index=0 if at_head else None)
+            out.append(Enqueued(conversation_id, pool))
             self._dispatch(state, now, out)
 
         return await self._change(change)
@@ -214,6 +222,38 @@ class RoutingEngine:
 
         return await self.backend.update(change)
 
+    async def adopt(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        pool: Pool,
+        language: str,
+        skill: str | None,
+        assigned_at: float,
+        *,
+        brand: str = DEFAULT_BRAND,
+        now: float,
+    ) -> None:
+        """Hold again a chat the store says the agent held before a restart.
+
+        Idempotent (a conversation already waiting or held is left alone). The agent,
+        registered first, counts it in its load; an agent not online is in its grace
+        period from `now`, after which its chats are requeued as usual.
+        """
+
+        def change(state: RoutingState) -> None:
+            if state.knows(conversation_id):
+                return
+            agent = _agent(state, agent_id)
+            ticket = Ticket(conversation_id, pool, language, skill, assigned_at, reason="restored", brand=brand)
+            state.chats[conversation_id] = Chat(ticket=ticket, agent_id=agent_id, assigned_at=assigned_at)
+            agent.active = (*agent.active, conversation_id)
+            agent.last_assigned_at = max(agent.last_assigned_at or assigned_at, assigned_at)
+            if agent.presence is Presence.OFFLINE and agent.disconnected_at is None:
+                agent.disconnected_at = now
+
+        await self.backend.update(change)
+
     async def dispatch(self, now: float) -> list[Outcome]:
         return await self._change(lambda state, out: self._dispatch(state, now, out))
 
@@ -227,35 +267,60 @@ class RoutingEngine:
             self._expire_offers(state, now, out)
             self._requeue_lost_chats(state, now, out)
             self._dispatch(state, now, out)
+            self._report_long_waits(state, now, out)
 
         return await self._change(change)
 
     # --- reading ---------------------------------------------------------------------
 
+    async def ticket(self, conversation_id: str) -> Ticket | None:
+        """The waiting ticket of this conversation, if it is waiting."""
+        return (await self.backend.read()).ticket(conversation_id)
+
     async def queue_position(self, conversation_id: str) -> int | None:
         return policy.queue_position((await self.backend.read()).tickets, conversation_id)
 
-    async def queue_positions(self) -> dict[str, int]:
-        """The position of every waiting conversation, from one read of the state."""
-        tickets = (await self.backend.read()).tickets
-        positions = {}
-        for ticket in tickets:
-            position = policy.queue_position(tickets, ticket.conversation_id)
-            if position is not None:
-                positions[ticket.conversation_id] = position
+    async def queue_positions(self, pool: Pool | None = None, *, brand: str = DEFAULT_BRAND) -> dict[str, int]:
+        """The position of every waiting conversation (of `pool`), from one read, in one pass."""
+        positions: dict[str, int] = {}
+        unoffered_ahead: dict[Pool, int] = {}
+        for ticket in (await self.backend.read()).tickets:
+            if ticket.brand != brand:
+                continue
+            ahead = unoffered_ahead.get(ticket.pool, 0)
+            if ticket.offered_to is None:
+                unoffered_ahead[ticket.pool] = ahead + 1
+            if pool is None or ticket.pool is pool:
+                positions[ticket.conversation_id] = 1 if ticket.offered_to is not None else ahead + 1
         return positions
 
-    async def waiting(self) -> list[Ticket]:
+    async def waiting(self, *, brand: str = DEFAULT_BRAND, limit: int | None = None) -> list[Ticket]:
         """Every waiting conversation (offered or not), in queue order."""
-        return list((await self.backend.read()).tickets)
+        tickets = [t for t in (await self.backend.read()).tickets if t.brand == brand]
+        return tickets if limit is None else tickets[:limit]
 
-    async def waiting_for(self, agent_id: str, now: float) -> list[Ticket]:
-        """The waiting conversations this agent may claim right now, in queue order."""
+    async def takeable(self, agent_id: str, now: float, *, limit: int = 100) -> list[Ticket]:
+        """Exactly what `claim` accepts from this agent now, in queue order: the tickets
+        offered to it (not expired), and the unoffered ones it may claim (manual pool, or
+        named for it)."""
         state = await self.backend.read()
         agent = state.agents.get(agent_id)
         if agent is None:
             return []
-        return [t for t in state.tickets if t.offered_to is None and self._claimable(agent, t, now)]
+        found: list[Ticket] = []
+        for ticket in state.tickets:
+            if len(found) >= limit:
+                break
+            if ticket.offered_to == agent_id:
+                if ticket.offer_expires_at is None or now < ticket.offer_expires_at:
+                    found.append(ticket)
+            elif ticket.offered_to is None and self._claimable(agent, ticket, now):
+                found.append(ticket)
+        return found
+
+    async def waiting_for(self, agent_id: str, now: float) -> list[Ticket]:
+        """= `takeable` (kept for older callers)."""
+        return await self.takeable(agent_id, now)
 
     async def availability(self) -> dict[Pool, tuple[int, int]]:
         """Per pool: agents online, and agents online with free capacity."""
@@ -302,6 +367,12 @@ class RoutingEngine:
             return out
 
         return await self.backend.update(run)
+
+    def _report_long_waits(self, state: RoutingState, now: float, out: list[Outcome]) -> None:
+        for ticket in state.tickets:
+            if not ticket.told_waited and now - ticket.enqueued_at >= self.settings.max_wait_seconds:
+                ticket.told_waited = True
+                out.append(WaitedTooLong(ticket.conversation_id))
 
     def _claimable(self, agent: AgentState, ticket: Ticket, now: float) -> bool:
         manual = policy.mode(ticket.pool, self.settings) == policy.MANUAL

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from handoff.domain import Pool
+
 VIA_OFFER = "offer"
 VIA_CLAIM = "claim"
 
@@ -71,10 +73,42 @@ class AgentTimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A ticket entered the queue (a requeue is reported as `Requeued` only)."""
+
+    conversation_id: str
+    pool: Pool
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """A ticket left the queue without being assigned (cancel; made by the caller of `cancel`)."""
+
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitedTooLong:
+    """The ticket has waited `max_wait_seconds`: fired once; it keeps its place."""
+
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged:
     """The waiting queue changed (positions, offers, new or removed conversations)."""
 
 
 Outcome: TypeAlias = (
-    Offered | Assigned | OfferExpired | Declined | Overflowed | Requeued | AgentTimedOut | QueueChanged
+    Offered
+    | Assigned
+    | OfferExpired
+    | Declined
+    | Overflowed
+    | Requeued
+    | AgentTimedOut
+    | Enqueued
+    | Withdrawn
+    | WaitedTooLong
+    | QueueChanged
 )

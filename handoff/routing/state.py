@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handoff.domain import Pool, Presence
+from handoff.domain import DEFAULT_BRAND, Pool, Presence
 
 REQUEUED_REASON = "requeued"
 
@@ -36,6 +36,7 @@ class AgentState:
     # Set when a heartbeat timeout (not the agent) put the agent offline: the
     # presence a later heartbeat restores.
     resume_presence: Presence | None = None
+    brand: str = DEFAULT_BRAND
 
     @property
     def load(self) -> int:
@@ -63,6 +64,7 @@ class AgentState:
             "last_seen": self.last_seen,
             "disconnected_at": self.disconnected_at,
             "resume_presence": self.resume_presence.value if self.resume_presence else None,
+            "brand": self.brand,
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class AgentState:
             last_seen=data.get("last_seen"),
             disconnected_at=data.get("disconnected_at"),
             resume_presence=Presence(resume) if resume else None,
+            brand=str(data.get("brand", DEFAULT_BRAND)),
         )
 
 
@@ -103,6 +106,9 @@ class Ticket:
     overflowed: bool = False
     # Agents who declined this ticket or let its offer expire: never offered it again.
     passed_by: tuple[str, ...] = ()
+    brand: str = DEFAULT_BRAND
+    # WaitedTooLong was reported for this wait (fired once per ticket).
+    told_waited: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +126,8 @@ class Ticket:
             "declines": self.declines,
             "overflowed": self.overflowed,
             "passed_by": list(self.passed_by),
+            "brand": self.brand,
+            "told_waited": self.told_waited,
         }
 
     @classmethod
@@ -139,6 +147,8 @@ class Ticket:
             declines=int(data.get("declines", 0)),
             overflowed=bool(data.get("overflowed", False)),
             passed_by=tuple(data.get("passed_by", ())),
+            brand=str(data.get("brand", DEFAULT_BRAND)),
+            told_waited=bool(data.get("told_waited", False)),
         )
 
 
@@ -262,4 +272,5 @@ def requeued_ticket(chat: Chat, now: float) -> Ticket:
         offer_expires_at=None,
         declines=0,
         passed_by=(),
+        told_waited=False,
     )

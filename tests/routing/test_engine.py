@@ -205,7 +205,7 @@ async def test_presale_conversation_overflows_to_advisors_after_the_delay(make_e
 async def test_advisor_conversations_never_overflow_to_ambassadors(engine: RoutingEngine) -> None:
     await online(engine, amb("a"))
     await ask(engine, "v1", pool=Pool.ADVISOR)
-    assert await engine.sweep(T0 + 1000) == []
+    assert not [o for o in await engine.sweep(T0 + 1000) if isinstance(o, out.Overflowed | out.Offered)]
     [ticket] = await engine.waiting()
     assert not ticket.overflowed and ticket.offered_to is None
 
