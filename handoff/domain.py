@@ -143,6 +143,7 @@ class Conversation:
     outcome: str | None = None
     offline_email: str | None = None
     last_seq: int = 0
+    brand: str = DEFAULT_BRAND
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +162,7 @@ class Conversation:
             "rating_comment": self.rating_comment,
             "outcome": self.outcome,
             "last_seq": self.last_seq,
+            "brand": self.brand,
         }
 
 
