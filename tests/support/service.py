@@ -11,6 +11,7 @@ the embedded stack with the real Rasa server, for the browser tests.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,6 +45,12 @@ class RunningService:
     url: str
     settings: Settings
     http: aiohttp.ClientSession
+    server: TestServer | None = None
+
+    async def stop(self) -> None:
+        """Stop this instance for real (its in-memory routing state is gone)."""
+        if self.server is not None:
+            await self.server.close()
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -156,7 +163,7 @@ async def service_factory(stack_settings: Settings) -> AsyncIterator[ServiceFact
         server = TestServer(create_app(settings), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
-        return RunningService(url=str(server.make_url("")).rstrip("/"), settings=settings, http=http)
+        return RunningService(url=str(server.make_url("")).rstrip("/"), settings=settings, http=http, server=server)
 
     yield start
     await http.close()
@@ -190,3 +197,32 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], *, seconds: float =
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+class Socket:
+    """A WebSocket of the API, read frame by frame (`next_of` waits for one kind)."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        self.socket = socket
+        self.seen: list[dict[str, Any]] = []
+
+    async def next_of(self, kind: str, *, seconds: float = 10.0, **fields: Any) -> dict[str, Any]:
+        """The next frame of type `kind` whose fields include `fields` (others are kept in `seen`)."""
+        async with asyncio.timeout(seconds):
+            while True:
+                frame = json.loads((await self.socket.receive()).data)
+                self.seen.append(frame)
+                if frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items()):
+                    return dict(frame)
+
+    async def close(self) -> None:
+        await self.socket.close()
+
+
+async def agent_socket(service: RunningService, token: str) -> Socket:
+    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/agent?token={token}"))
+
+
+async def visitor_socket(service: RunningService, conversation: dict[str, Any]) -> Socket:
+    query = f"conversation_id={conversation['conversation_id']}&token={conversation['visitor_token']}"
+    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/visitor?{query}"))
