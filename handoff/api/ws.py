@@ -3,7 +3,10 @@
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
 lost, and duplicates are dropped by sequence number. The bus never needs to know
-about conversations; the store is the source of truth.
+about conversations; the store is the source of truth. What goes over a socket is
+the typed events of `handoff/events.py` (`to_json()`); client frames are read
+with `client_frame_from_json`. An agent's socket sends its queue once, then the
+deltas of that agent's view (`services/desk.py::AgentQueueView`).
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ class AgentQueueView:
         return QueueSnapshot(entries)
 
     async def on_delta(self, event: Event) -> list[Event]:
-        """Translate a bus delta (or None-like refresh) into this agent's frames."""
+        """Turn a queue delta of the bus into this agent's frames (and bring the rest in line)."""
         takeable = await self.desk.takeable_ids(self.agent)
         frames: list[Event] = []
         if isinstance(event, QueueEntryRemoved):

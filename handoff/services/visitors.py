@@ -135,6 +135,8 @@ class VisitorService:
         default = Pool.AMBASSADOR if conversation.skill else Pool.ADVISOR
         request = HandoffRequest(pool=default, language=conversation.language, skill=conversation.skill,
                                  reason=HandoffReason.REQUESTED)
+        if conversation.status is ConversationStatus.WAITING:
+            return await self.handoffs.request(conversation, request)  # already in line: its position
         chosen = await self.handoffs.choose_pool(request, pool)
         if chosen is None:
             await self.handoffs.nobody_available(conversation, replace(request, pool=pool or default))
