@@ -8,7 +8,10 @@ import asyncio
 from typing import Any
 
 from handoff.config import RoutingSettings
-from handoff.domain import AgentRole, Pool
+from handoff.conversations import ConversationService
+from handoff.domain import AgentRole, ConversationStatus, Pool
+from handoff.realtime.memory import MemoryBus
+from handoff.store import open_store
 from tests.support.service import (
     RunningService,
     ServiceFactory,
@@ -243,3 +246,32 @@ async def test_a_long_wait_is_told_once_with_the_offline_form_and_the_place_is_k
     assert body["conversation"]["status"] == "waiting" and len(long_waits(body["messages"])) == 1
     await service.call("POST", "/api/agents/me/presence", token=zoe, json={"status": "online"})
     await service.await_offer(zoe, first["conversation_id"])  # the first in line is served first
+
+
+async def test_a_slot_given_back_when_the_visitor_left_is_offered_at_once(service_factory: ServiceFactory) -> None:
+    service = await service_factory(routing=NO_SWEEP)
+    await add_agent(service.settings, "solo", capacity=1)
+    solo = await service.go_online("solo")
+    gone, next_in_line = await service.start_conversation(), await service.start_conversation()
+    await service.ask_human(gone)
+    await service.await_offer(solo, gone["conversation_id"])
+    await service.ask_human(next_in_line)
+    # The visitor leaves between the offer and its acceptance, as seen by another instance: the store
+    # moved on while the router still offers the conversation.
+    store = await open_store(service.settings.database_url)
+    try:
+        await ConversationService(store, MemoryBus()).update(
+            gone["conversation_id"], status=ConversationStatus.OFFLINE_MESSAGE
+        )
+    finally:
+        await store.close()
+    socket = await agent_socket(service, solo)
+    await socket.next_of("queue")
+    status, body = await service.call("POST", f"/api/conversations/{gone['conversation_id']}/accept", token=solo)
+    assert status == 200 and body["conversation"]["status"] == "offline_message"
+    # The router's slot went back, and what it freed was announced right away (no sweep runs here).
+    offer = await socket.next_of("offer")
+    assert offer["offer"]["conversation_id"] == next_in_line["conversation_id"]
+    status, mine = await service.call("GET", "/api/agents/me/conversations", token=solo)
+    assert mine["conversations"] == []
+    await socket.close()
