@@ -6,12 +6,13 @@ import asyncio
 
 from handoff.config import RoutingSettings
 from handoff.domain import Pool, Presence
-from handoff.events import Event, QueuePosition
-from handoff.realtime import Subscription, conversation_channel
+from handoff.events import QueuePosition
+from handoff.realtime import conversation_channel
 from handoff.realtime.memory import MemoryBus
 from handoff.routing.engine import RoutingEngine
 from handoff.routing.memory import MemoryRoutingBackend
 from handoff.services.handoffs.positions import PositionPublisher
+from tests.support.bus import delivered
 
 T0 = 1_000_000.0
 
@@ -26,15 +27,6 @@ class CountingEngine(RoutingEngine):
         return await super().queue_positions(pool, brand=brand)
 
 
-async def _delivered(subscription: Subscription) -> list[Event]:
-    events: list[Event] = []
-    while True:
-        try:
-            events.append(await asyncio.wait_for(anext(aiter(subscription)), timeout=0.1))
-        except TimeoutError:
-            return events
-
-
 async def test_only_changed_positions_are_published_from_one_read_per_dirty_pool() -> None:
     engine = CountingEngine(MemoryRoutingBackend(), RoutingSettings())
     bus = MemoryBus()
@@ -46,7 +38,7 @@ async def test_only_changed_positions_are_published_from_one_read_per_dirty_pool
         publisher.mark_dirty(Pool.AMBASSADOR)  # a burst of changes …
     assert await publisher.flush() == 5  # … is one read and one event per visitor
     assert engine.reads == 1
-    assert await _delivered(subscription) == [QueuePosition(cid, n + 1) for n, cid in enumerate(ids)]
+    assert await delivered(subscription) == [QueuePosition(cid, n + 1) for n, cid in enumerate(ids)]
 
     publisher.mark_dirty(Pool.AMBASSADOR)
     assert await publisher.flush() == 0  # nothing moved: nothing said
@@ -57,7 +49,7 @@ async def test_only_changed_positions_are_published_from_one_read_per_dirty_pool
     publisher.mark_dirty(None)
     await publisher.flush()
     # c0 stays number 1 (not told again); each of the others moves up by one.
-    assert await _delivered(subscription) == [QueuePosition(cid, n) for n, cid in enumerate(ids[1:], start=1)]
+    assert await delivered(subscription) == [QueuePosition(cid, n) for n, cid in enumerate(ids[1:], start=1)]
     assert engine.reads == 4  # one per pool marked
 
 

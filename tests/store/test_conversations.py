@@ -18,9 +18,10 @@ from handoff.domain import (
     Unauthorized,
 )
 from handoff.events import ConversationChanged, Event, MessageAdded, QueuePosition
-from handoff.realtime import Subscription, conversation_channel
+from handoff.realtime import conversation_channel
 from handoff.realtime.memory import MemoryBus
 from handoff.store import Store, open_store
+from tests.support.bus import delivered
 
 
 async def test_a_new_conversation_belongs_to_the_bot_and_its_visitor(conversations: ConversationService) -> None:
@@ -193,16 +194,6 @@ async def test_what_was_acknowledged_survives_a_restart(database_url: str) -> No
         await second.close()
 
 
-async def _drain(subscription: Subscription) -> list[Event]:
-    """Every event already delivered to the subscription (the memory bus delivers at once)."""
-    events: list[Event] = []
-    while True:
-        try:
-            events.append(await asyncio.wait_for(anext(aiter(subscription)), timeout=0.2))
-        except TimeoutError:
-            return events
-
-
 async def test_a_unit_of_work_commits_everything_then_publishes_in_order(
     conversations: ConversationService, bus: MemoryBus
 ) -> None:
@@ -214,8 +205,8 @@ async def test_a_unit_of_work_commits_everything_then_publishes_in_order(
         notice = await unit.append(conversation.id, SenderKind.SYSTEM, "queued", data={"event": "queued"})
         unit.publish(conversation_channel(conversation.id), QueuePosition(conversation.id, 1))
         # Nothing is told before the commit.
-        assert await _drain(subscription) == []
-    assert await _drain(subscription) == [
+        assert await delivered(subscription) == []
+    assert await delivered(subscription) == [
         ConversationChanged(waiting.to_json()), MessageAdded(notice.to_json()), QueuePosition(conversation.id, 1),
     ]
     assert [e.type for e in await conversations.events(conversation.id)] == [HandoffEventType.QUEUED]
@@ -234,7 +225,7 @@ async def test_a_failed_unit_of_work_changes_nothing_and_tells_nobody(
             await unit.record_event(conversation.id, HandoffEventType.ACCEPTED, agent_id="a1")
             unit.publish(conversation_channel(conversation.id), QueuePosition(conversation.id, 1))
             await unit.transition(conversation.id, {ConversationStatus.WAITING}, status=ConversationStatus.ASSIGNED)
-    assert await _drain(subscription) == []
+    assert await delivered(subscription) == []
     assert await conversations.messages(conversation.id) == []
     assert await conversations.events(conversation.id) == []
     current = await conversations.get(conversation.id)
