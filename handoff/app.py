@@ -3,7 +3,8 @@
 `create_app(settings)` builds an aiohttp application whose start-up opens the
 store (running migrations), the routing backend and the event bus — in memory, or
 on Redis when configured — the bot bridge and the services, restores the routing
-state from the store, and starts the sweeper that fires routing timers.
+state from the store, and starts the sweeper that fires routing timers and the
+publisher of visitors' queue positions.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         conversations = ConversationService(store, bus)
         agents = AgentService(store, token_ttl_seconds=settings.agent_token_ttl_seconds)
         engine = RoutingEngine(backend, settings.routing)
-        handoffs = HandoffCoordinator(conversations, agents, engine, bus)
+        handoffs = HandoffCoordinator(conversations, agents, engine, bus, settings.routing)
         services = Services(
             settings=settings,
             conversations=conversations,
@@ -84,6 +85,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             desk=AgentDesk(agents, conversations, handoffs, bus),
         )
         await handoffs.restore()
+        handoffs.start()
+        stack.push_async_callback(handoffs.stop)
         yield services
 
 

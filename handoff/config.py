@@ -38,6 +38,8 @@ class RoutingSettings:
     sweep_interval_seconds: float = 0.5
     # A visitor waiting this long is told so and offered the offline form (keeping their place).
     max_wait_seconds: float = 180.0
+    # Queue positions are published to waiting visitors at most this often (coalesced).
+    position_interval_seconds: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,9 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         modes=modes,
         sweep_interval_seconds=_number(routing.get("sweep_interval_seconds", 0.5), "relais.routing.sweep_interval_seconds", minimum=0.05),
         max_wait_seconds=_number(routing.get("max_wait_seconds", 180), "relais.routing.max_wait_seconds", minimum=1),
+        position_interval_seconds=_number(
+            routing.get("position_interval_seconds", 0.5), "relais.routing.position_interval_seconds", minimum=0.05
+        ),
     )
     min_available = {
         pool: _integer(value, f"relais.widget.min_available.{pool.value}")

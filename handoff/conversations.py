@@ -1,25 +1,32 @@
 """The one write path of a transcript, and the conversation's durable state.
 
-`ConversationService.append()` is the only code that adds a message: in one
-transaction it takes the next per-conversation sequence number, honours
-`client_msg_id` idempotency (same id → the same message back, `created=False`),
-commits, and only then publishes the message on the bus. Status changes go
-through `transition()`, a compare-and-set on the current status, so two
-instances can never both move a conversation from the same state.
+Every write is a **unit of work** (`ConversationService.unit_of_work()`): one store
+transaction in which a use case changes a conversation's status through a
+compare-and-set (`transition`), adds transcript entries (`append`: the next
+per-conversation sequence number, `client_msg_id` idempotency) and handoff events
+(`record_event`), while the events to tell (`publish`) are collected; they go on
+the bus only after the commit, and are dropped if anything fails — so nothing is
+relayed that was not committed, and a failed use case changes nothing.
+`ConversationService.append()` is the one-message unit of work, and stays the way
+a single message is written (idempotent retries return the first message,
+`created=False`).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.domain import (
+    DEFAULT_BRAND,
     Conflict,
     Conversation,
     ConversationStatus,
@@ -32,6 +39,7 @@ from handoff.domain import (
     SenderKind,
     Unauthorized,
 )
+from handoff.events import ConversationChanged, Event, MessageAdded
 from handoff.realtime import EventBus, conversation_channel
 from handoff.store import Store, as_utc, utcnow
 from handoff.store.schema import conversations, handoff_events, messages
@@ -73,6 +81,7 @@ def _conversation(row: Row[Any]) -> Conversation:
         outcome=row.outcome,
         offline_email=row.offline_email,
         last_seq=row.last_seq,
+        brand=row.brand,
     )
 
 
@@ -108,6 +117,139 @@ def _column_values(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value.value if isinstance(value, Pool | ConversationStatus) else value for key, value in changes.items()}
 
 
+async def _get(session: AsyncSession, conversation_id: str) -> Conversation:
+    row = (await session.execute(select(conversations).where(conversations.c.id == conversation_id))).first()
+    if row is None:
+        raise NotFound("unknown conversation", conversation_id=conversation_id)
+    return _conversation(row)
+
+
+async def _by_client_id(session: AsyncSession, conversation_id: str, client_msg_id: str) -> Message | None:
+    query = select(messages).where(
+        messages.c.conversation_id == conversation_id, messages.c.client_msg_id == client_msg_id
+    )
+    row = (await session.execute(query)).first()
+    return _message(row) if row else None
+
+
+class UnitOfWork:
+    """One store transaction of one use case, and the events to publish once it commits.
+
+    Reads inside a unit of work go through it (`get`): the transaction holds the
+    connection (on SQLite, the only one), so a read through the service would wait
+    for it to end.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.pending: list[tuple[str, Event]] = []
+
+    def publish(self, channel: str, event: Event) -> None:
+        """Publish `event` on `channel` after the commit (never if the unit fails)."""
+        self.pending.append((channel, event))
+
+    async def get(self, conversation_id: str) -> Conversation:
+        return await _get(self._session, conversation_id)
+
+    async def transition(
+        self, conversation_id: str, expected: Iterable[ConversationStatus], **changes: Any
+    ) -> Conversation:
+        """Compare-and-set: apply `changes` only if the status is one of `expected`;
+        raise Conflict otherwise (NotFound for an unknown conversation)."""
+        return await self._change(conversation_id, frozenset(expected), changes)
+
+    async def update(self, conversation_id: str, **changes: Any) -> Conversation:
+        """Change fields whatever the current status (page URL, rating …)."""
+        return await self._change(conversation_id, None, changes)
+
+    async def _change(
+        self, conversation_id: str, expected: frozenset[ConversationStatus] | None, changes: Mapping[str, Any]
+    ) -> Conversation:
+        values = _column_values(changes)
+        condition = conversations.c.id == conversation_id
+        if expected is not None:
+            condition = and_(condition, conversations.c.status.in_([s.value for s in expected]))
+        result = await self._session.execute(update(conversations).where(condition).values(updated_at=utcnow(), **values))
+        conversation = await _get(self._session, conversation_id)
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"conversation is {conversation.status.value}, expected "
+                + " or ".join(sorted(s.value for s in expected or ())),
+                status=conversation.status.value,
+            )
+        self.publish(conversation_channel(conversation_id), ConversationChanged.of(conversation))
+        return conversation
+
+    async def append(
+        self,
+        conversation_id: str,
+        sender_kind: SenderKind,
+        text: str,
+        *,
+        sender_id: str | None = None,
+        client_msg_id: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """Add one transcript entry with the next sequence number; published after the commit."""
+        now = utcnow()
+        # The UPDATE takes the conversation's row lock (PostgreSQL) or the write
+        # lock (SQLite) first, so sequence numbers are dense and never reused.
+        seq = (
+            await self._session.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(last_seq=conversations.c.last_seq + 1, updated_at=now)
+                .returning(conversations.c.last_seq)
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            raise NotFound("unknown conversation", conversation_id=conversation_id)
+        values = {
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "sender_kind": sender_kind.value,
+            "sender_id": sender_id,
+            "text": text,
+            "client_msg_id": client_msg_id,
+            "data": dict(data or {}),
+            "created_at": now,
+        }
+        await self._session.execute(insert(messages).values(**values))
+        message = Message(
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_kind=sender_kind,
+            sender_id=sender_id,
+            text=text,
+            created_at=now,
+            client_msg_id=client_msg_id,
+            data=dict(data or {}),
+        )
+        self.publish(conversation_channel(conversation_id), MessageAdded.of(message))
+        return message
+
+    async def record_event(
+        self,
+        conversation_id: str,
+        type: HandoffEventType,
+        *,
+        agent_id: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> HandoffEvent:
+        """Keep a timestamped handoff milestone (for analytics)."""
+        event = HandoffEvent(conversation_id, type, utcnow(), agent_id, dict(data or {}))
+        await self._session.execute(
+            insert(handoff_events).values(
+                conversation_id=conversation_id,
+                type=type.value,
+                agent_id=agent_id,
+                data=event.data,
+                created_at=event.created_at,
+            )
+        )
+        return event
+
+
 class ConversationService:
     def __init__(self, store: Store, bus: EventBus) -> None:
         self.store = store
@@ -116,9 +258,20 @@ class ConversationService:
     async def ping(self) -> None:
         await self.store.ping()
 
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction; its collected events are published after it commits."""
+        async with self.store.sessions.begin() as session:
+            unit = UnitOfWork(session)
+            yield unit
+        for channel, event in unit.pending:
+            await self.bus.publish(channel, event)
+
     # --- conversations -----------------------------------------------------------
 
-    async def start(self, language: str, page_url: str | None, visitor_id: str | None = None) -> tuple[Conversation, str]:
+    async def start(
+        self, language: str, page_url: str | None, visitor_id: str | None = None, *, brand: str = DEFAULT_BRAND
+    ) -> tuple[Conversation, str]:
         """A new conversation held by the bot; returns it and the visitor's secret token."""
         token = new_secret()
         now = utcnow()
@@ -129,23 +282,18 @@ class ConversationService:
             "language": language,
             "page_url": page_url,
             "status": ConversationStatus.BOT.value,
+            "brand": brand,
             "last_seq": 0,
             "created_at": now,
             "updated_at": now,
         }
         async with self.store.sessions.begin() as session:
             await session.execute(insert(conversations).values(**values))
-        return await self.get(str(values["id"])), token
+            return await _get(session, str(values["id"])), token
 
     async def get(self, conversation_id: str) -> Conversation:
         async with self.store.sessions() as session:
-            return await self._get(session, conversation_id)
-
-    async def _get(self, session: AsyncSession, conversation_id: str) -> Conversation:
-        row = (await session.execute(select(conversations).where(conversations.c.id == conversation_id))).first()
-        if row is None:
-            raise NotFound("unknown conversation", conversation_id=conversation_id)
-        return _conversation(row)
+            return await _get(session, conversation_id)
 
     async def authenticate_visitor(self, conversation_id: str, token: str) -> Conversation:
         """The conversation, if `token` is its visitor's token (404 unknown, 401 wrong token)."""
@@ -159,7 +307,7 @@ class ConversationService:
 
     async def list(
         self, *, statuses: Iterable[ConversationStatus] | None = None, agent_id: str | None = None
-    ) -> list[Conversation]:
+    ) -> builtins.list[Conversation]:
         query = select(conversations).order_by(conversations.c.updated_at, conversations.c.id)
         if statuses is not None:
             query = query.where(conversations.c.status.in_([s.value for s in statuses]))
@@ -183,36 +331,16 @@ class ConversationService:
         return str(value) if value else None
 
     async def update(self, conversation_id: str, **changes: Any) -> Conversation:
-        """Change fields whatever the current status (page URL, rating …)."""
-        return await self._change(conversation_id, None, changes)
+        """Change fields whatever the current status (page URL, rating …), as one unit of work."""
+        async with self.unit_of_work() as unit:
+            return await unit.update(conversation_id, **changes)
 
     async def transition(
         self, conversation_id: str, expected: Iterable[ConversationStatus], **changes: Any
     ) -> Conversation:
-        """Compare-and-set: apply `changes` only if the status is one of `expected`;
-        raise Conflict otherwise (NotFound for an unknown conversation)."""
-        return await self._change(conversation_id, frozenset(expected), changes)
-
-    async def _change(
-        self, conversation_id: str, expected: frozenset[ConversationStatus] | None, changes: Mapping[str, Any]
-    ) -> Conversation:
-        values = _column_values(changes)
-        condition = conversations.c.id == conversation_id
-        if expected is not None:
-            condition = and_(condition, conversations.c.status.in_([s.value for s in expected]))
-        async with self.store.sessions.begin() as session:
-            result = await session.execute(update(conversations).where(condition).values(updated_at=utcnow(), **values))
-            conversation = await self._get(session, conversation_id)
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise Conflict(
-                    f"conversation is {conversation.status.value}, expected "
-                    + " or ".join(sorted(s.value for s in expected or ())),
-                    status=conversation.status.value,
-                )
-        await self.bus.publish(
-            conversation_channel(conversation_id), {"type": "conversation", "conversation": conversation.to_json()}
-        )
-        return conversation
+        """`UnitOfWork.transition` as a unit of work of its own."""
+        async with self.unit_of_work() as unit:
+            return await unit.transition(conversation_id, expected, **changes)
 
     # --- the transcript -------------------------------------------------------------
 
@@ -230,67 +358,20 @@ class ConversationService:
         if client_msg_id is not None and (existing := await self._by_client_id(conversation_id, client_msg_id)):
             return existing, False
         try:
-            message = await self._insert(conversation_id, sender_kind, text, sender_id, client_msg_id, data or {})
+            async with self.unit_of_work() as unit:
+                message = await unit.append(
+                    conversation_id, sender_kind, text, sender_id=sender_id, client_msg_id=client_msg_id, data=data
+                )
         except IntegrityError:
             # A concurrent retry with the same client_msg_id committed first.
             if client_msg_id is not None and (existing := await self._by_client_id(conversation_id, client_msg_id)):
                 return existing, False
             raise
-        await self.bus.publish(conversation_channel(conversation_id), {"type": "message", "message": message.to_json()})
         return message, True
 
-    async def _insert(
-        self,
-        conversation_id: str,
-        sender_kind: SenderKind,
-        text: str,
-        sender_id: str | None,
-        client_msg_id: str | None,
-        data: Mapping[str, Any],
-    ) -> Message:
-        now = utcnow()
-        async with self.store.sessions.begin() as session:
-            # The UPDATE takes the conversation's row lock (PostgreSQL) or the write
-            # lock (SQLite) first, so sequence numbers are dense and never reused.
-            seq = (
-                await session.execute(
-                    update(conversations)
-                    .where(conversations.c.id == conversation_id)
-                    .values(last_seq=conversations.c.last_seq + 1, updated_at=now)
-                    .returning(conversations.c.last_seq)
-                )
-            ).scalar_one_or_none()
-            if seq is None:
-                raise NotFound("unknown conversation", conversation_id=conversation_id)
-            values = {
-                "conversation_id": conversation_id,
-                "seq": seq,
-                "sender_kind": sender_kind.value,
-                "sender_id": sender_id,
-                "text": text,
-                "client_msg_id": client_msg_id,
-                "data": dict(data),
-                "created_at": now,
-            }
-            await session.execute(insert(messages).values(**values))
-        return Message(
-            conversation_id=conversation_id,
-            seq=seq,
-            sender_kind=sender_kind,
-            sender_id=sender_id,
-            text=text,
-            created_at=now,
-            client_msg_id=client_msg_id,
-            data=dict(data),
-        )
-
     async def _by_client_id(self, conversation_id: str, client_msg_id: str) -> Message | None:
-        query = select(messages).where(
-            messages.c.conversation_id == conversation_id, messages.c.client_msg_id == client_msg_id
-        )
         async with self.store.sessions() as session:
-            row = (await session.execute(query)).first()
-        return _message(row) if row else None
+            return await _by_client_id(session, conversation_id, client_msg_id)
 
     async def messages(self, conversation_id: str, *, after: int = 0, limit: int = DEFAULT_PAGE) -> builtins.list[Message]:
         """Messages with seq > `after`, in order (at most `limit`)."""
@@ -304,6 +385,18 @@ class ConversationService:
         )
         async with self.store.sessions() as session:
             return [_message(row) for row in (await session.execute(query)).all()]
+
+    async def last_messages(self, conversation_id: str, count: int) -> builtins.list[Message]:
+        """The last `count` messages, in order (a queue entry's preview of a long chat)."""
+        query = (
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.seq.desc())
+            .limit(count)
+        )
+        async with self.store.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_message(row) for row in reversed(rows)]
 
     async def annotate(self, conversation_id: str, seq: int, intent: str, confidence: float | None) -> None:
         """Attach the NLU's reading to a visitor message (for analytics and training)."""
@@ -324,18 +417,24 @@ class ConversationService:
         agent_id: str | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> HandoffEvent:
-        event = HandoffEvent(conversation_id, type, utcnow(), agent_id, dict(data or {}))
-        async with self.store.sessions.begin() as session:
-            await session.execute(
-                insert(handoff_events).values(
-                    conversation_id=conversation_id,
-                    type=type.value,
-                    agent_id=agent_id,
-                    data=event.data,
-                    created_at=event.created_at,
-                )
-            )
-        return event
+        """`UnitOfWork.record_event` as a unit of work of its own."""
+        async with self.unit_of_work() as unit:
+            return await unit.record_event(conversation_id, type, agent_id=agent_id, data=data)
+
+    async def last_event_times(
+        self, conversation_ids: Iterable[str], types: Iterable[HandoffEventType]
+    ) -> dict[str, datetime]:
+        """For each conversation, when it last had a handoff event of one of `types`."""
+        ids = builtins.list(conversation_ids)
+        if not ids:
+            return {}
+        query = (
+            select(handoff_events.c.conversation_id, func.max(handoff_events.c.created_at))
+            .where(handoff_events.c.conversation_id.in_(ids), handoff_events.c.type.in_([t.value for t in types]))
+            .group_by(handoff_events.c.conversation_id)
+        )
+        async with self.store.sessions() as session:
+            return {str(cid): as_utc(at) for cid, at in (await session.execute(query)).all()}
 
     async def events(self, conversation_id: str) -> builtins.list[HandoffEvent]:
         query = select(handoff_events).where(handoff_events.c.conversation_id == conversation_id).order_by(handoff_events.c.id)

@@ -79,6 +79,7 @@ class HandoffEventType(enum.StrEnum):
     OVERFLOWED = "overflowed"
     TRANSFERRED = "transferred"
     REQUEUED = "requeued"  # agent lost past the grace period
+    WAITED_TOO_LONG = "waited_too_long"  # told so and offered the offline form; still queued
     NO_AGENT = "no_agent"
     OFFLINE_MESSAGE = "offline_message"
     RELEASED = "released"  # back to the bot after a human closed
@@ -142,6 +143,7 @@ class Conversation:
     outcome: str | None = None
     offline_email: str | None = None
     last_seq: int = 0
+    brand: str = DEFAULT_BRAND
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +162,7 @@ class Conversation:
             "rating_comment": self.rating_comment,
             "outcome": self.outcome,
             "last_seq": self.last_seq,
+            "brand": self.brand,
         }
 
 

@@ -18,6 +18,9 @@ def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
     assert settings.rasa_url == "http://127.0.0.1:5005"
     assert settings.routing.offer_timeout_seconds == 30
     assert settings.routing.modes[Pool.AMBASSADOR] == "auto"
+    assert settings.routing.max_wait_seconds == 180
+    assert settings.routing.position_interval_seconds == 0.5
+    assert settings_from_mapping({"routing": {"max_wait_seconds": 600}}, {}).routing.max_wait_seconds == 600
 
 
 def test_environment_overrides_the_file() -> None:
@@ -38,6 +41,9 @@ def test_environment_overrides_the_file() -> None:
         ({"routing": {"modes": {"robots": "auto"}}}, {}, "relais.routing.modes"),
         ({"routing": {"offer_timeout_seconds": "soon"}}, {}, "relais.routing.offer_timeout_seconds"),
         ({"routing": {"default_capacity": 0}}, {}, "relais.routing.default_capacity"),
+        ({"routing": {"max_wait_seconds": "long"}}, {}, "relais.routing.max_wait_seconds"),
+        ({"routing": {"max_wait_seconds": 0}}, {}, "relais.routing.max_wait_seconds"),
+        ({"routing": {"position_interval_seconds": 0}}, {}, "relais.routing.position_interval_seconds"),
         ({}, {"RELAIS_PORT": "http"}, "RELAIS_PORT"),
         ({}, {"RELAIS_PORT": "70000"}, "RELAIS_PORT"),
         ({}, {"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),

@@ -475,7 +475,8 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
       card = null;
     } else if (state.rateSeq && s !== "assigned" && s !== "waiting") {
       card = ratingCard();
-    } else if ((state.showOffline || (state.offlineSeq && state.offlineSeq === last)) && s !== "assigned" && s !== "waiting" && s !== "offline_message") {
+    } else if ((state.showOffline || (state.offlineSeq && state.offlineSeq === last)) && s !== "assigned" && s !== "offline_message"
+               && (s !== "waiting" || state.offlineSeq === last)) { // a long wait offers the form; the place in line is kept
       card = offlineCard();
     } else if (state.offerSeq && state.offerSeq === last && (s === "bot" || s === "closed")) {
       card = el("div", { class: "card", "data-kind": "offer" }, el("div", { class: "chips" }, ...handoffButtons()));

@@ -51,6 +51,7 @@ SCHEMAS: dict[str, Any] = {
         skill={"type": ["string", "null"]},
         rating={"type": ["integer", "null"]},
         last_seq={"type": "integer"},
+        brand=_STRING,
     ),
     "Agent": _object(
         ["id", "username", "role"],

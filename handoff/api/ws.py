@@ -3,7 +3,10 @@
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
 lost, and duplicates are dropped by sequence number. The bus never needs to know
-about conversations; the store is the source of truth.
+about conversations; the store is the source of truth. What goes over a socket is
+the typed events of `handoff/events.py` (`to_json()`); client frames are read
+with `client_frame_from_json`. An agent's socket sends its queue once, then the
+deltas of that agent's view (`services/desk.py::AgentQueueView`).
 """
 
 from __future__ import annotations
@@ -12,24 +15,46 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from handoff.api.context import services
 from handoff.api.payload import after_param
-from handoff.domain import Agent, ConversationStatus, DomainError, InvalidInput, Unauthorized
+from handoff.domain import Agent, ConversationStatus, DomainError, Unauthorized
+from handoff.events import (
+    AssignedToAgent,
+    ClientFrame,
+    ConversationChanged,
+    ErrorFrame,
+    Event,
+    MessageAdded,
+    OfferRevoked,
+    Ping,
+    Pong,
+    PresenceChanged,
+    PresenceList,
+    QueueEntryAdded,
+    QueueEntryRemoved,
+    QueueEntryUpdated,
+    QueuePosition,
+    TypingFrame,
+    Unassigned,
+    Unwatch,
+    Watch,
+    client_frame_from_json,
+)
 from handoff.realtime import (
     AGENTS_CHANNEL,
-    Event,
     Subscription,
     agent_channel,
     conversation_channel,
 )
+from handoff.services.desk import AgentQueueView
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
-ClientHandler = Callable[[dict[str, Any]], Awaitable[None]]
+ClientHandler = Callable[[ClientFrame], Awaitable[None]]
+Translate = Callable[[Event], Awaitable[list[Event]]]
 
 
 class _Session:
@@ -40,15 +65,14 @@ class _Session:
         self.last_seq: dict[str, int] = {}
 
     async def send(self, event: Event) -> None:
-        message = event.get("message") if event.get("type") == "message" else None
-        if isinstance(message, dict):
-            conversation_id, seq = message["conversation_id"], message["seq"]
+        if isinstance(event, MessageAdded):
+            conversation_id, seq = event.message["conversation_id"], event.message["seq"]
             if seq <= self.last_seq.get(conversation_id, 0):
                 return
             self.last_seq[conversation_id] = seq
-        await self.socket.send_json(event)
+        await self.socket.send_json(event.to_json())
 
-    async def pump(self, subscription: Subscription, translate: Callable[[Event], Awaitable[list[Event]]]) -> None:
+    async def pump(self, subscription: Subscription, translate: Translate) -> None:
         async for event in subscription:
             for outgoing in await translate(event):
                 await self.send(outgoing)
@@ -59,14 +83,13 @@ class _Session:
             if frame.type != WSMsgType.TEXT:
                 continue
             try:
-                data = json.loads(frame.data)
-                if not isinstance(data, dict):
-                    raise InvalidInput("frames must be JSON objects")
-                if data.get("type") == "ping":
-                    await self.socket.send_json({"type": "pong"})
-                await on_frame(data)
+                parsed = client_frame_from_json(json.loads(frame.data))
+                if isinstance(parsed, Ping):
+                    await self.send(Pong())
+                if parsed is not None:
+                    await on_frame(parsed)
             except (ValueError, DomainError) as exc:
-                await self.socket.send_json({"type": "error", "message": str(exc)})
+                await self.send(ErrorFrame(str(exc)))
 
 
 async def _open(request: web.Request) -> web.WebSocketResponse:
@@ -75,7 +98,7 @@ async def _open(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
-async def _run(session: _Session, subscription: Subscription, translate: Callable[[Event], Awaitable[list[Event]]], on_frame: ClientHandler) -> None:
+async def _run(session: _Session, subscription: Subscription, translate: Translate, on_frame: ClientHandler) -> None:
     pump = asyncio.create_task(session.pump(subscription, translate))
     try:
         await session.receive(on_frame)
@@ -101,16 +124,15 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     session = _Session(socket)
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
-        await session.send({"type": "message", "message": message.to_json()})
+        await session.send(MessageAdded.of(message))
     current = await svc.conversations.get(conversation.id)
-    await session.send({"type": "conversation", "conversation": current.to_json()})
+    await session.send(ConversationChanged.of(current))
     if current.status is ConversationStatus.WAITING:
-        position = await svc.engine.queue_position(conversation.id)
-        await session.send({"type": "queue_position", "conversation_id": conversation.id, "position": position})
+        await session.send(QueuePosition(conversation.id, await svc.engine.queue_position(conversation.id)))
 
-    async def on_frame(frame: dict[str, Any]) -> None:
-        if frame.get("type") == "typing":
-            await svc.visitors.typing(conversation, bool(frame.get("typing")))
+    async def on_frame(frame: ClientFrame) -> None:
+        if isinstance(frame, TypingFrame):
+            await svc.visitors.typing(conversation, frame.typing)
 
     await _run(session, subscription, _passthrough, on_frame)
     return socket
@@ -129,40 +151,44 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     subscription = await svc.bus.subscribe(
         agent_channel(agent.id), AGENTS_CHANNEL, *(conversation_channel(c.id) for c in held)
     )
-    await session.send({"type": "presence", "agents": await svc.desk.online()})
-    await session.send({"type": "queue", "waiting": await svc.desk.queue(agent)})
+    queue = AgentQueueView(svc.desk, agent)
+    await session.send(PresenceList(await svc.desk.online()))
+    await session.send(await queue.snapshot())
 
     async def translate(event: Event) -> list[Event]:
-        return await _agent_event(request, agent, subscription, event)
+        return await _agent_event(request, agent, subscription, queue, event)
 
-    async def on_frame(frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        if kind == "ping":
+    async def on_frame(frame: ClientFrame) -> None:
+        if isinstance(frame, Ping):
             await svc.desk.heartbeat(agent)
-        elif kind == "watch":
-            conversation = await svc.desk.readable(agent, str(frame.get("conversation_id", "")))
+        elif isinstance(frame, Watch):
+            conversation = await svc.desk.readable(agent, frame.conversation_id)
             await subscription.add(conversation_channel(conversation.id))
-        elif kind == "unwatch":
-            await subscription.remove(conversation_channel(str(frame.get("conversation_id", ""))))
-        elif kind == "typing":
-            await svc.desk.typing(agent, str(frame.get("conversation_id", "")), bool(frame.get("typing")))
+        elif isinstance(frame, Unwatch):
+            await subscription.remove(conversation_channel(frame.conversation_id))
+        elif isinstance(frame, TypingFrame):
+            await svc.desk.typing(agent, frame.conversation_id or "", frame.typing)
 
     await _run(session, subscription, translate, on_frame)
     return socket
 
 
-async def _agent_event(request: web.Request, agent: Agent, subscription: Subscription, event: Event) -> list[Event]:
+async def _agent_event(
+    request: web.Request, agent: Agent, subscription: Subscription, queue: AgentQueueView, event: Event
+) -> list[Event]:
     """Turn bus events into what this agent's console needs."""
-    svc = services(request)
-    kind = event.get("type")
-    if kind == "queue_changed":
-        return [{"type": "queue", "waiting": await svc.desk.queue(agent)}]
-    if kind == "presence_changed":
-        return [{"type": "presence", "agents": await svc.desk.online()}]
-    if kind == "assigned":
-        await subscription.add(conversation_channel(event["conversation"]["id"]))
-    elif kind == "unassigned":
-        await subscription.remove(conversation_channel(event["conversation_id"]))
-    elif kind == "queue_position":
+    if isinstance(event, QueueEntryAdded | QueueEntryUpdated | QueueEntryRemoved):
+        return await queue.on_delta(event)
+    if isinstance(event, PresenceChanged):
+        return [PresenceList(await services(request).desk.online()), *await queue.refresh()]
+    if isinstance(event, QueuePosition):
         return []
+    if isinstance(event, AssignedToAgent):
+        await subscription.add(conversation_channel(event.conversation["id"]))
+        return [event, *await queue.refresh()]
+    if isinstance(event, Unassigned):
+        await subscription.remove(conversation_channel(event.conversation_id))
+        return [event, *await queue.refresh()]
+    if isinstance(event, OfferRevoked):
+        return [event, *await queue.refresh()]
     return [event]

@@ -1,4 +1,5 @@
-"""Realtime relay of committed events: an event bus with in-memory and Redis pub/sub backends."""
+"""Realtime relay of committed, typed events (handoff/events.py): an event bus with in-memory
+and Redis pub/sub backends."""
 
 from handoff.realtime.bus import (
     AGENTS_CHANNEL,

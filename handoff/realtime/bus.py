@@ -1,4 +1,5 @@
-"""The event bus interface: publish JSON events on named channels, subscribe to them.
+"""The event bus interface: publish typed events (`handoff/events.py`) on named
+channels, subscribe to them.
 
 Only committed facts are published (see `conversations.ConversationService`), so a
 subscriber that misses events can always catch up by reading the store.
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from typing import Any
 
-Event = dict[str, Any]
+from handoff.events import Event as Event  # re-exported: what the bus carries
+
 AGENTS_CHANNEL = "agents"
 
 

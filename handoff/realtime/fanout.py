@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from handoff.realtime.bus import Event, Subscription
 
 QUEUE_LIMIT = 1000
-_CLOSED: Event = {"type": "__closed__"}
+_CLOSED = object()  # ends a subscription's feed
 
 ChannelHook = Callable[[str], Awaitable[None]]
 
@@ -26,7 +26,7 @@ async def _no_hook(channel: str) -> None:
 class LocalSubscription(Subscription):
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self.channels: set[str] = set()
         self.closed = False
 
@@ -56,7 +56,7 @@ class LocalSubscription(Subscription):
         if self.closed and self._queue.empty():
             raise StopAsyncIteration
         event = await self._queue.get()
-        if event is _CLOSED:
+        if not isinstance(event, Event):
             raise StopAsyncIteration
         return event
 

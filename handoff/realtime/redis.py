@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from handoff.events import event_from_json
 from handoff.realtime.bus import Event, EventBus, Subscription
 from handoff.realtime.fanout import Fanout
 
@@ -53,7 +54,7 @@ class RedisBus(EventBus):
 
     async def publish(self, channel: str, event: Event) -> None:
         assert self._redis is not None, "RedisBus.start() was not called"
-        await self._redis.publish(self._prefix + channel, json.dumps(event))
+        await self._redis.publish(self._prefix + channel, json.dumps(event.to_json()))
 
     async def subscribe(self, *channels: str) -> Subscription:
         subscription = self._fanout.new_subscription()
@@ -101,7 +102,7 @@ class RedisBus(EventBus):
         if message["type"] != "message" or not name.startswith(self._prefix):
             return
         try:
-            event = json.loads(message["data"])
+            event = event_from_json(json.loads(message["data"]))
         except (TypeError, ValueError):
             log.warning("redis bus: dropped a malformed event on %s", name)
             return

@@ -1,4 +1,5 @@
-"""What an agent (ambassador, advisor, admin) can do from the console."""
+"""What an agent (ambassador, advisor, admin) can do from the console, and the queue
+each agent sees (`AgentQueueView`: the initial queue, then deltas)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,26 @@ from handoff.domain import (
     AgentRole,
     Conversation,
     ConversationStatus,
+    DomainError,
     Forbidden,
     Message,
     Presence,
 )
-from handoff.realtime import EventBus, conversation_channel
+from handoff.events import (
+    Event,
+    PresenceChanged,
+    QueueEntryAdded,
+    QueueEntryRemoved,
+    QueueEntryUpdated,
+    QueueSnapshot,
+    Typing,
+)
+from handoff.realtime import AGENTS_CHANNEL, EventBus, conversation_channel
 from handoff.services.handoffs import HandoffCoordinator
 
 LIVE_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
+SUPERVISOR_QUEUE_LIMIT = 200  # supervisors see every waiting conversation, up to this many
+TAKEABLE_LIMIT = 100
 
 
 def is_supervisor(agent: Agent) -> bool:
@@ -47,7 +60,7 @@ class AgentDesk:
         await self.engine.register_agent(agent.id, agent.pool, agent.languages, agent.skills, agent.capacity)
         outcomes = await self.engine.set_presence(agent.id, presence, self.clock())
         await self.handoffs.apply(outcomes)
-        await self.handoffs.publish_presence()
+        await self.bus.publish(AGENTS_CHANNEL, PresenceChanged())
         return presence
 
     async def presence(self, agent: Agent) -> str:
@@ -77,15 +90,31 @@ class AgentDesk:
     async def my_conversations(self, agent: Agent) -> tuple[list[Conversation], list[dict[str, Any]]]:
         mine = await self.conversations.list(statuses=[ConversationStatus.ASSIGNED], agent_id=agent.id)
         offers = [
-            await self.handoffs.ticket_view(t.conversation_id, expires_at=t.offer_expires_at)
-            for t in await self.engine.waiting()
+            await self.handoffs.entry_view(t.conversation_id, expires_at=t.offer_expires_at)
+            for t in await self.engine.takeable(agent.id, self.clock(), limit=TAKEABLE_LIMIT)
             if t.offered_to == agent.id
         ]
         return mine, offers
 
+    async def takeable_ids(self, agent: Agent) -> set[str]:
+        """What `claim` accepts from this agent now (offers to it included)."""
+        tickets = await self.engine.takeable(agent.id, self.clock(), limit=TAKEABLE_LIMIT)
+        return {t.conversation_id for t in tickets}
+
+    async def visible_ids(self, agent: Agent, takeable: set[str]) -> list[str]:
+        """The queue this agent sees, in order: supervisors every waiting conversation
+        (up to `SUPERVISOR_QUEUE_LIMIT`), others what they may take."""
+        if is_supervisor(agent):
+            return [t.conversation_id for t in await self.engine.waiting(limit=SUPERVISOR_QUEUE_LIMIT)]
+        return [t.conversation_id for t in await self.engine.takeable(agent.id, self.clock(), limit=TAKEABLE_LIMIT)]
+
     async def queue(self, agent: Agent) -> list[dict[str, Any]]:
-        tickets = await (self.engine.waiting() if is_supervisor(agent) else self.engine.waiting_for(agent.id, self.clock()))
-        return [await self.handoffs.ticket_view(t.conversation_id, expires_at=t.offer_expires_at) for t in tickets]
+        """Queue entries, each with `takeable`: whether a Take button makes sense."""
+        takeable = await self.takeable_ids(agent)
+        return [
+            {**await self.handoffs.entry_view(cid), "takeable": cid in takeable}
+            for cid in await self.visible_ids(agent, takeable)
+        ]
 
     async def readable(self, agent: Agent, conversation_id: str) -> Conversation:
         """The conversation, if this agent may read it: its holder, an agent it is
@@ -93,11 +122,8 @@ class AgentDesk:
         conversation = await self.conversations.get(conversation_id)
         if is_supervisor(agent) or conversation.assigned_agent_id == agent.id:
             return conversation
-        if conversation.status is ConversationStatus.WAITING:
-            if any(t.conversation_id == conversation_id for t in await self.engine.waiting_for(agent.id, self.clock())):
-                return conversation
-            if any(t.conversation_id == conversation_id and t.offered_to == agent.id for t in await self.engine.waiting()):
-                return conversation
+        if conversation.status is ConversationStatus.WAITING and conversation_id in await self.takeable_ids(agent):
+            return conversation
         raise Forbidden("you cannot read this conversation")
 
     async def send(self, agent: Agent, conversation_id: str, text: str, client_msg_id: str | None) -> tuple[Message, bool]:
@@ -118,13 +144,7 @@ class AgentDesk:
         if conversation.assigned_agent_id != agent.id:
             raise Forbidden("only the agent holding this conversation can type in it")
         await self.bus.publish(
-            conversation_channel(conversation_id),
-            {
-                "type": "typing",
-                "conversation_id": conversation_id,
-                "sender_kind": agent.role.sender_kind.value,
-                "typing": typing,
-            },
+            conversation_channel(conversation_id), Typing(conversation_id, agent.role.sender_kind.value, typing)
         )
 
     async def live(self, agent: Agent) -> list[Conversation]:
@@ -143,3 +163,66 @@ class AgentDesk:
             "messages": [m.to_json() for m in messages],
             "events": [e.to_json() for e in events],
         }
+
+
+class AgentQueueView:
+    """The queue as one agent's socket shows it: the initial snapshot, then deltas.
+
+    Queue deltas on the bus describe the queue for everyone; this keeps what this
+    agent was sent and turns each delta (and each change of what the agent may take:
+    its load, its presence) into the added / updated / removed entries of its own
+    view, each with `takeable` (what `engine.takeable` returns for this agent).
+    """
+
+    def __init__(self, desk: AgentDesk, agent: Agent) -> None:
+        self.desk = desk
+        self.agent = agent
+        self.sent: dict[str, dict[str, Any]] = {}
+
+    async def snapshot(self) -> QueueSnapshot:
+        entries = await self.desk.queue(self.agent)
+        self.sent = {entry["conversation_id"]: entry for entry in entries}
+        return QueueSnapshot(entries)
+
+    async def on_delta(self, event: Event) -> list[Event]:
+        """Turn a queue delta of the bus into this agent's frames (and bring the rest in line)."""
+        takeable = await self.desk.takeable_ids(self.agent)
+        frames: list[Event] = []
+        if isinstance(event, QueueEntryRemoved):
+            if self.sent.pop(event.conversation_id, None) is not None:
+                frames.append(event)
+        elif isinstance(event, QueueEntryAdded | QueueEntryUpdated):
+            cid = event.conversation_id
+            if is_supervisor(self.agent) or cid in takeable:
+                entry = {**event.entry, "takeable": cid in takeable}
+                kind = QueueEntryUpdated if cid in self.sent else QueueEntryAdded
+                self.sent[cid] = entry
+                frames.append(kind(cid, entry))
+            elif self.sent.pop(cid, None) is not None:
+                frames.append(QueueEntryRemoved(cid))
+        return frames + await self._reconcile(takeable, skip=getattr(event, "conversation_id", None))
+
+    async def refresh(self) -> list[Event]:
+        """What the agent may take changed (load, presence): bring the view in line."""
+        return await self._reconcile(await self.desk.takeable_ids(self.agent), skip=None)
+
+    async def _reconcile(self, takeable: set[str], skip: str | None) -> list[Event]:
+        frames: list[Event] = []
+        for cid, entry in list(self.sent.items()):
+            if cid == skip:
+                continue
+            if not is_supervisor(self.agent) and cid not in takeable:
+                del self.sent[cid]
+                frames.append(QueueEntryRemoved(cid))
+            elif entry.get("takeable") != (cid in takeable):
+                self.sent[cid] = {**entry, "takeable": cid in takeable}
+                frames.append(QueueEntryUpdated(cid, self.sent[cid]))
+        if not is_supervisor(self.agent):
+            for cid in takeable - self.sent.keys() - {skip}:
+                try:
+                    entry = {**await self.desk.handoffs.entry_view(cid), "takeable": True}
+                except DomainError:
+                    continue
+                self.sent[cid] = entry
+                frames.append(QueueEntryAdded(cid, entry))
+        return frames

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from handoff.domain import AgentRole, Pool
@@ -43,6 +44,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Your correspondent was disconnected. I'm finding someone else for you.",
         "fr": "Votre interlocuteur a été déconnecté. Je cherche quelqu'un d'autre pour vous.",
     },
+    "waited_too_long": {
+        "en": "Sorry for the wait: everyone is busy. You keep your place in line, or leave your email and your question and we will get back to you.",
+        "fr": "Désolé pour l'attente : tout le monde est occupé. Vous gardez votre place dans la file, ou laissez votre e-mail et votre question, nous vous répondrons.",
+    },
     "closed": {
         "en": "The conversation with {name} has ended. How was it? The assistant is here again if you need anything.",
         "fr": "La conversation avec {name} est terminée. Qu'en avez-vous pensé ? L'assistant est de nouveau là si besoin.",
@@ -53,6 +58,30 @@ _WHO = {
     Pool.AMBASSADOR: {"en": "a member of our community", "fr": "un membre de notre communauté"},
     Pool.ADVISOR: {"en": "a web advisor", "fr": "un conseiller web"},
 }
+
+
+# Words by which a visitor names the pool they want ("I want to talk to an advisor").
+_POOL_WORDS = {
+    Pool.ADVISOR: {
+        "en": ("advisor", "adviser", "customer service", "employee", "staff"),
+        "fr": ("conseiller", "conseillère", "conseillere", "service client", "salarié", "employé"),
+    },
+    Pool.AMBASSADOR: {
+        "en": ("community", "ambassador", "member"),
+        "fr": ("communauté", "communaute", "ambassadeur", "ambassadrice", "membre"),
+    },
+}
+
+
+def named_pool(text: str, language: str) -> Pool | None:
+    """The pool a visitor's message names, when it names exactly one."""
+    words = " " + re.sub(r"[^\w]+", " ", text.lower()) + " "
+    named = [
+        pool
+        for pool, variants in _POOL_WORDS.items()
+        if any(f" {word} " in words or f" {word}s " in words for word in variants.get(language, variants["en"]))
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def say(key: str, language: str, **values: Any) -> str:

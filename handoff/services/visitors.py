@@ -4,17 +4,24 @@ A visitor's message is committed first, then — while the bot holds the
 conversation — sent to the bot, whose replies go through the same write path.
 When the bot asks for a human (or cannot answer at all), the handoff coordinator
 takes over. While a human holds the conversation nothing goes to the bot.
+
+The bot's "I'm putting you in touch with …" (the text just before its handoff
+signal, docs/handoff-protocol.md) is kept only when the conversation really goes
+to the pool it announces: when nobody can answer, the visitor reads once that
+nobody is available (with the offline form), and when another pool answers, the
+service's own "I'm finding …" names the right people.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from handoff.botbridge import BotBridge, BotUnavailable
 from handoff.conversations import ConversationService
 from handoff.domain import (
+    BotReply,
     Conflict,
     Conversation,
     ConversationStatus,
@@ -26,6 +33,7 @@ from handoff.domain import (
     Pool,
     SenderKind,
 )
+from handoff.events import Typing
 from handoff.realtime import EventBus, conversation_channel
 from handoff.services import texts
 from handoff.services.handoffs import HandoffCoordinator
@@ -84,7 +92,14 @@ class VisitorService:
             return await self._replies_since(conversation.id, first_seq)
         if turn.intent:
             await self.conversations.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
-        for reply in turn.replies:
+        request, pool = turn.handoff, None
+        if request is not None:
+            named = texts.named_pool(message.text, conversation.language)
+            pool = await self.handoffs.choose_pool(request, named)
+        announcement = _announcement_index(turn.replies)
+        for index, reply in enumerate(turn.replies):
+            if index == announcement and request is not None and pool is not request.pool:
+                continue  # it would announce people who are not coming
             if reply.text or reply.buttons:
                 data: dict[str, Any] = {"buttons": list(reply.buttons)} if reply.buttons else {}
                 if reply.handoff:
@@ -92,8 +107,12 @@ class VisitorService:
                 await self.conversations.append(
                     conversation.id, SenderKind.BOT, reply.text or "", data=data
                 )
-        if turn.handoff is not None:
-            await self.handoffs.request(await self.conversations.get(conversation.id), turn.handoff)
+        if request is not None:
+            current = await self.conversations.get(conversation.id)
+            if pool is None:
+                await self.handoffs.nobody_available(current, request)
+            else:
+                await self.handoffs.request(current, replace(request, pool=pool))
         return await self._replies_since(conversation.id, first_seq)
 
     async def _replies_since(self, conversation_id: str, seq: int) -> tuple[Message, ...]:
@@ -113,18 +132,23 @@ class VisitorService:
         """The visitor pressed "talk to a person / the community"."""
         if conversation.status is ConversationStatus.ASSIGNED:
             raise Conflict("a person is already answering this conversation")
-        chosen = pool or (Pool.AMBASSADOR if conversation.skill else Pool.ADVISOR)
-        request = HandoffRequest(pool=chosen, language=conversation.language, skill=conversation.skill,
+        default = Pool.AMBASSADOR if conversation.skill else Pool.ADVISOR
+        request = HandoffRequest(pool=default, language=conversation.language, skill=conversation.skill,
                                  reason=HandoffReason.REQUESTED)
-        return await self.handoffs.request(conversation, request)
+        if conversation.status is ConversationStatus.WAITING:
+            return await self.handoffs.request(conversation, request)  # already in line: its position
+        chosen = await self.handoffs.choose_pool(request, pool)
+        if chosen is None:
+            await self.handoffs.nobody_available(conversation, replace(request, pool=pool or default))
+            return None
+        return await self.handoffs.request(conversation, replace(request, pool=chosen))
 
     async def set_page(self, conversation: Conversation, page_url: str) -> Conversation:
         return await self.conversations.update(conversation.id, page_url=page_url)
 
     async def typing(self, conversation: Conversation, typing: bool) -> None:
         await self.bus.publish(
-            conversation_channel(conversation.id),
-            {"type": "typing", "conversation_id": conversation.id, "sender_kind": "visitor", "typing": typing},
+            conversation_channel(conversation.id), Typing(conversation.id, SenderKind.VISITOR.value, typing)
         )
 
     async def leave_offline_message(self, conversation: Conversation, email: str, text: str) -> tuple[Message, Conversation]:
@@ -133,19 +157,18 @@ class VisitorService:
             raise InvalidInput("email is not a valid address", field="email")
         if conversation.status is ConversationStatus.ASSIGNED:
             raise Conflict("a person is already answering this conversation")
-        message, _ = await self.conversations.append(
-            conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id,
-            data={"offline_message": True, "email": email},
-        )
-        await self.handoffs.cancel(conversation.id)
-        updated = await self.conversations.update(
-            conversation.id, status=ConversationStatus.OFFLINE_MESSAGE, offline_email=email
-        )
-        await self.conversations.record_event(conversation.id, HandoffEventType.OFFLINE_MESSAGE, data={"email": email})
-        await self.conversations.append(
-            conversation.id, SenderKind.SYSTEM, texts.say("offline_received", conversation.language, email=email),
-            data={"event": "offline_message"},
-        )
+        async with self.conversations.unit_of_work() as unit:
+            message = await unit.append(
+                conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id,
+                data={"offline_message": True, "email": email},
+            )
+            updated = await unit.update(conversation.id, status=ConversationStatus.OFFLINE_MESSAGE, offline_email=email)
+            await unit.record_event(conversation.id, HandoffEventType.OFFLINE_MESSAGE, data={"email": email})
+            await unit.append(
+                conversation.id, SenderKind.SYSTEM, texts.say("offline_received", conversation.language, email=email),
+                data={"event": "offline_message"},
+            )
+        await self.handoffs.cancel(conversation.id)  # it no longer waits for a person
         return message, updated
 
     async def rate(self, conversation: Conversation, rating: int, comment: str | None) -> Conversation:
@@ -153,8 +176,19 @@ class VisitorService:
             raise Conflict("only a conversation with a person can be rated")
         if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
             raise InvalidInput(f"comment must be at most {MAX_COMMENT_LENGTH} characters", field="comment")
-        updated = await self.conversations.update(conversation.id, rating=rating, rating_comment=comment or None)
-        await self.conversations.record_event(
-            conversation.id, HandoffEventType.RATED, agent_id=conversation.last_agent_id, data={"rating": rating}
-        )
+        async with self.conversations.unit_of_work() as unit:
+            updated = await unit.update(conversation.id, rating=rating, rating_comment=comment or None)
+            await unit.record_event(
+                conversation.id, HandoffEventType.RATED, agent_id=conversation.last_agent_id, data={"rating": rating}
+            )
         return updated
+
+
+def _announcement_index(replies: tuple[BotReply, ...]) -> int | None:
+    """The bot's text announcing a person: the reply just before its handoff signal."""
+    signal = next((i for i, reply in enumerate(replies) if reply.handoff), None)
+    if signal is None:
+        return None
+    if replies[signal].text:
+        return signal
+    return signal - 1 if signal > 0 and replies[signal - 1].text and not replies[signal - 1].buttons else None

@@ -53,6 +53,7 @@ conversations = Table(
     Column("last_seq", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("brand", String(32), nullable=False, server_default="default"),
 )
 
 messages = Table(

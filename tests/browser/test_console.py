@@ -150,3 +150,26 @@ async def test_manual_mode_waiting_queue_is_claimed_from_the_console(service: Br
     assert status == 200
     assert body["conversation"]["status"] == "assigned"
     assert body["messages"][-1]["text"] == "Hi, I'm Gael, what bikes do you carry?"
+
+
+@pytest.mark.parametrize("settings_overrides", [MANUAL], indirect=True)
+async def test_the_queue_follows_deltas_and_take_shows_only_what_the_agent_may_take(
+    service: BrowserService, browser: Browser
+) -> None:
+    await make_agent(service, "hugo")
+    await make_agent(service, "vivi", role=AgentRole.ADVISOR)
+    ambassador = await console_login(await new_context(browser), service, "hugo")
+    advisor = await console_login(await new_context(browser), service, "vivi")
+    first = await visitor_asks_for(service, "ambassador", "https://shop.example/en/awnings")
+    second = await visitor_asks_for(service, "ambassador", "https://shop.example/en/solar")
+    for page in (ambassador, advisor):
+        await expect(card(page, "queue", first["conversation_id"])).to_be_visible()
+        await expect(card(page, "queue", second["conversation_id"])).to_be_visible()
+    # The supervisor sees the manual ambassador queue but may not claim it: no Take button.
+    await expect(card(advisor, "queue", first["conversation_id"]).get_by_role("button", name="Take")).to_have_count(0)
+    await card(ambassador, "queue", first["conversation_id"]).get_by_role("button", name="Take").click()
+    # Taken: the entry leaves both queues, the other one stays as it was.
+    for page in (ambassador, advisor):
+        await expect(card(page, "queue", first["conversation_id"])).to_have_count(0)
+        await expect(card(page, "queue", second["conversation_id"])).to_be_visible()
+    await expect(card(ambassador, "queue", second["conversation_id"]).get_by_role("button", name="Take")).to_be_visible()

@@ -18,9 +18,11 @@ from handoff.domain import (
     SenderKind,
     Unauthorized,
 )
-from handoff.realtime import Event, conversation_channel
+from handoff.events import ConversationChanged, Event, MessageAdded, QueuePosition
+from handoff.realtime import conversation_channel
 from handoff.realtime.memory import MemoryBus
 from handoff.store import Store, open_store
+from tests.support.bus import delivered
 
 WAIT_SECONDS = 60  # only a bound for a broken run; a passing one never waits that long
 
@@ -103,7 +105,7 @@ class HandOverBus(MemoryBus):
 
     async def publish(self, channel: str, event: Event) -> None:
         await super().publish(channel, event)
-        if event.get("type") == "message":
+        if isinstance(event, MessageAdded):
             await self.handled.wait()
             self.handled.clear()
 
@@ -118,7 +120,7 @@ async def test_a_message_is_published_only_after_it_is_committed(store: Store, d
     reader = await open_store(database_url, migrate=False)
     seen_when_published: list[list[Message]] = []
 
-    async def subscriber() -> dict[str, object]:
+    async def subscriber() -> Event:
         async for event in subscription:
             seen_when_published.append(await ConversationService(reader, MemoryBus()).messages(conversation.id))
             bus.handled.set()
@@ -135,7 +137,7 @@ async def test_a_message_is_published_only_after_it_is_committed(store: Store, d
         listening.cancel()
         await subscription.close()
         await reader.close()
-    assert event == {"type": "message", "message": message.to_json()}
+    assert event == MessageAdded(message.to_json())
     assert seen_when_published == [[message]]
 
 
@@ -220,3 +222,56 @@ async def test_what_was_acknowledged_survives_a_restart(database_url: str) -> No
         assert [m.text for m in await reopened.messages(conversation.id)] == ["remember me"]
     finally:
         await second.close()
+
+
+async def test_a_unit_of_work_commits_everything_then_publishes_in_order(
+    conversations: ConversationService, bus: MemoryBus
+) -> None:
+    conversation, _ = await conversations.start("fr", None)
+    subscription = await bus.subscribe(conversation_channel(conversation.id))
+    async with conversations.unit_of_work() as unit:
+        waiting = await unit.transition(conversation.id, {ConversationStatus.BOT}, status=ConversationStatus.WAITING)
+        await unit.record_event(conversation.id, HandoffEventType.QUEUED, data={"pool": "advisor"})
+        notice = await unit.append(conversation.id, SenderKind.SYSTEM, "queued", data={"event": "queued"})
+        unit.publish(conversation_channel(conversation.id), QueuePosition(conversation.id, 1))
+        # Nothing is told before the commit.
+        assert await delivered(subscription) == []
+    assert await delivered(subscription) == [
+        ConversationChanged(waiting.to_json()), MessageAdded(notice.to_json()), QueuePosition(conversation.id, 1),
+    ]
+    assert [e.type for e in await conversations.events(conversation.id)] == [HandoffEventType.QUEUED]
+    assert (await conversations.get(conversation.id)).last_seq == 1
+    await subscription.close()
+
+
+async def test_a_failed_unit_of_work_changes_nothing_and_tells_nobody(
+    conversations: ConversationService, bus: MemoryBus
+) -> None:
+    conversation, _ = await conversations.start("en", None)
+    subscription = await bus.subscribe(conversation_channel(conversation.id))
+    with pytest.raises(Conflict):
+        async with conversations.unit_of_work() as unit:
+            await unit.append(conversation.id, SenderKind.SYSTEM, "about to be assigned")
+            await unit.record_event(conversation.id, HandoffEventType.ACCEPTED, agent_id="a1")
+            unit.publish(conversation_channel(conversation.id), QueuePosition(conversation.id, 1))
+            await unit.transition(conversation.id, {ConversationStatus.WAITING}, status=ConversationStatus.ASSIGNED)
+    assert await delivered(subscription) == []
+    assert await conversations.messages(conversation.id) == []
+    assert await conversations.events(conversation.id) == []
+    current = await conversations.get(conversation.id)
+    assert (current.status, current.last_seq) == (ConversationStatus.BOT, 0)
+    # Sequence numbers stay dense after a rolled-back unit.
+    message, created = await conversations.append(conversation.id, SenderKind.VISITOR, "hello", client_msg_id="m1")
+    assert (message.seq, created) == (1, True)
+    again, created = await conversations.append(conversation.id, SenderKind.VISITOR, "hello", client_msg_id="m1")
+    assert (again, created) == (message, False)
+    await subscription.close()
+
+
+async def test_last_messages_are_the_end_of_a_long_transcript(conversations: ConversationService) -> None:
+    conversation, _ = await conversations.start("en", None)
+    for n in range(1, 41):
+        await conversations.append(conversation.id, SenderKind.VISITOR, f"m{n}")
+    last = await conversations.last_messages(conversation.id, 30)
+    assert [m.seq for m in last] == list(range(11, 41))
+    assert (await conversations.get(conversation.id)).brand == "default"

@@ -11,6 +11,7 @@ the embedded stack with the real Rasa server, for the browser tests.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -201,3 +202,32 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], *, seconds: float =
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {seconds} s")
         await asyncio.sleep(0.05)
+
+
+class Socket:
+    """A WebSocket of the API, read frame by frame (`next_of` waits for one kind)."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        self.socket = socket
+        self.seen: list[dict[str, Any]] = []
+
+    async def next_of(self, kind: str, *, seconds: float = 10.0, **fields: Any) -> dict[str, Any]:
+        """The next frame of type `kind` whose fields include `fields` (others are kept in `seen`)."""
+        async with asyncio.timeout(seconds):
+            while True:
+                frame = json.loads((await self.socket.receive()).data)
+                self.seen.append(frame)
+                if frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items()):
+                    return dict(frame)
+
+    async def close(self) -> None:
+        await self.socket.close()
+
+
+async def agent_socket(service: RunningService, token: str) -> Socket:
+    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/agent?token={token}"))
+
+
+async def visitor_socket(service: RunningService, conversation: dict[str, Any]) -> Socket:
+    query = f"conversation_id={conversation['conversation_id']}&token={conversation['visitor_token']}"
+    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/visitor?{query}"))

@@ -309,6 +309,8 @@
       case "offer": addOffer(frame.offer, true); break;
       case "offer_revoked": state.offers.delete(frame.conversation_id); renderOffers(); break;
       case "queue": setQueue(frame.waiting); if (isSupervisor()) refreshLive(); break;
+      case "queue_entry_added": case "queue_entry_updated": putQueueEntry(frame.entry, frame.type === "queue_entry_added"); break;
+      case "queue_entry_removed": removeQueueEntry(frame.conversation_id); break;
       case "presence": state.team = frame.agents; renderTeam(); renderTransferTargets(); if (isSupervisor()) refreshLive(); break;
       case "assigned": onAssigned(frame.conversation); refreshTeam(); break;
       case "unassigned": onUnassigned(frame.conversation_id, frame.reason); refreshTeam(); break;
@@ -336,6 +338,22 @@
     state.queue = waiting.map((entry) => ({ ...entry, receivedAt: now }));
     renderQueue();
     if (state.queue.some((q) => !known.has(q.conversation_id) && !state.offers.has(q.conversation_id))) notify(t("newOffer"), 660);
+  }
+
+  // Queue deltas: one entry changes, the rest of the list stays as it is.
+  function putQueueEntry(entry, added) {
+    const index = state.queue.findIndex((q) => q.conversation_id === entry.conversation_id);
+    const item = { ...entry, receivedAt: Date.now() };
+    if (index >= 0) state.queue[index] = item; else state.queue.push(item);
+    renderQueue();
+    if (added && index < 0 && !state.offers.has(entry.conversation_id)) notify(t("newOffer"), 660);
+    if (isSupervisor()) refreshLive();
+  }
+
+  function removeQueueEntry(id) {
+    state.queue = state.queue.filter((q) => q.conversation_id !== id);
+    renderQueue();
+    if (isSupervisor()) refreshLive();
   }
 
   function facts(entry, receivedAt) {
@@ -373,7 +391,7 @@
       buttons.append(
         el("button", { type: "button", class: "primary accept", text: t("accept"), onclick: () => accept(entry.conversation_id) }),
         el("button", { type: "button", class: "ghost decline", text: t("decline"), onclick: () => decline(entry.conversation_id) }));
-    } else {
+    } else if (entry.takeable) { // only what the server says this agent may claim
       buttons.append(el("button", { type: "button", class: "primary claim", text: t("claim"), onclick: () => claim(entry.conversation_id) }));
     }
     card.append(buttons);

@@ -1,0 +1,76 @@
+"""Queue positions for waiting visitors, published when they change, coalesced.
+
+Use cases mark a pool dirty when an outcome may have moved its queue; a background
+task publishes at most every `routing.position_interval_seconds`, for each dirty
+pool, only the positions that changed since it last published them, from one
+`engine.queue_positions(pool)` read. A burst of a hundred arrivals costs one read
+per pool, not a hundred recomputations of every position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from handoff.domain import Pool
+from handoff.events import QueuePosition
+from handoff.realtime import EventBus, conversation_channel
+from handoff.routing.engine import RoutingEngine
+
+log = logging.getLogger(__name__)
+
+
+class PositionPublisher:
+    def __init__(self, engine: RoutingEngine, bus: EventBus, interval_seconds: float) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._interval = interval_seconds
+        self._dirty: set[Pool] = set()
+        self._published: dict[Pool, dict[str, int]] = {pool: {} for pool in Pool}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def mark_dirty(self, pool: Pool | None = None) -> None:
+        """The queue of `pool` (None: of every pool) may have moved."""
+        self._dirty.update(Pool if pool is None else (pool,))
+        self._wake.set()
+
+    async def flush(self) -> int:
+        """Publish the changed positions of the dirty pools now; return how many."""
+        pools, self._dirty = self._dirty, set()
+        sent = 0
+        for pool in sorted(pools):
+            try:
+                positions = await self._engine.queue_positions(pool)
+            except Exception:
+                self._dirty.update(pools)  # tried again at the next tick
+                raise
+            before = self._published[pool]
+            for conversation_id, position in positions.items():
+                if before.get(conversation_id) != position:
+                    await self._bus.publish(
+                        conversation_channel(conversation_id), QueuePosition(conversation_id, position)
+                    )
+                    sent += 1
+            self._published[pool] = positions
+        return sent
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="relais-queue-positions")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # a failed read must not stop later updates
+                log.exception("publishing queue positions failed")
+            await asyncio.sleep(self._interval)
