@@ -5,10 +5,9 @@
 #   scripts/bench.sh --routing-only [bench_routing.py options]     # the engine alone, memory and Redis
 #   scripts/bench.sh --http-only [bench_escalation.py options]     # escalation rate vs queue, both stacks
 #   scripts/bench.sh --service-only [bench_service.py options]     # burst, escalation and relay latency
-#   scripts/bench.sh --bot-only                                    # the bot alone (scripts/bench_bot.py)
+#   scripts/bench.sh --bot-only [bench_bot.py options]             # the bot alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
 export REDIS_URL=redis://127.0.0.1:6379/14
 export DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/relais_bench
 
@@ -18,33 +17,21 @@ services_up() {
     || psql -h 127.0.0.1 -U postgres -d test -c "create database relais_bench" >/dev/null
 }
 
+bench() {  # bench <title> <script> [options]
+  local title=$1 script=$2
+  shift 2
+  echo "== $title =="
+  .venv/bin/python "scripts/$script" "$@"
+}
+
 case "${1:-}" in
-  --bot-only)
-    shift
-    echo "== bot =="
-    exec $PY scripts/bench_bot.py "$@" ;;
-  --routing-only)
-    shift
-    services_up
-    echo "== routing engine =="
-    exec $PY scripts/bench_routing.py "$@" ;;
-  --http-only)
-    shift
-    services_up
-    echo "== escalation rate through the HTTP API =="
-    exec $PY scripts/bench_escalation.py "$@" ;;
-  --service-only)
-    shift
-    services_up
-    echo "== handoff service =="
-    exec $PY scripts/bench_service.py "$@" ;;
+  --bot-only) shift; bench "bot" bench_bot.py "$@"; exit ;;
+  --routing-only) shift; services_up; bench "routing engine" bench_routing.py "$@"; exit ;;
+  --http-only) shift; services_up; bench "escalation rate through the HTTP API" bench_escalation.py "$@"; exit ;;
+  --service-only) shift; services_up; bench "handoff service" bench_service.py "$@"; exit ;;
 esac
 services_up
-echo "== routing engine =="
-$PY scripts/bench_routing.py
-echo "== escalation rate through the HTTP API =="
-$PY scripts/bench_escalation.py
-echo "== handoff service =="
-$PY scripts/bench_service.py "$@"
-echo "== bot =="
-$PY scripts/bench_bot.py
+bench "routing engine" bench_routing.py
+bench "escalation rate through the HTTP API" bench_escalation.py
+bench "handoff service" bench_service.py "$@"
+bench "bot" bench_bot.py
