@@ -45,7 +45,8 @@ Output: one JSON line per measurement (stdout and reports/bench/routing.jsonl,
 rewritten each run), a table, and reports/bench/routing.png (log-log, decisions/s
 and decision p99 against waiting conversations, one line per backend).
 `--profile N` instead runs the memory backend at N waiting under cProfile and prints
-(and writes to reports/bench/routing-profile.txt) the functions it spends its time in.
+(and writes to reports/bench/routing-profile.txt) the functions it spends its time in;
+`--report` redraws the table and chart from routing.jsonl without measuring.
 
 Usage: .venv/bin/python scripts/bench_routing.py [--levels 100,1000,10000] [--seconds 20]
            [--fill-seconds 60] [--backends memory,redis,redis2] [--profile 1000]
@@ -58,6 +59,7 @@ import asyncio
 import cProfile
 import csv
 import io
+import json
 import multiprocessing
 import os
 import pstats
@@ -414,8 +416,12 @@ def chart(records: list[dict[str, Any]], path: str) -> None:
         if not rows:
             continue
         waiting = [max(1, r["waiting"]) for r in rows]
-        rates.plot(waiting, [r["decisions_per_s"] for r in rows], marker="o", label=label)
-        p99s.plot(waiting, [r["decision_p99_ms"] for r in rows], marker="o", label=label)
+        for axes, key in ((rates, "decisions_per_s"), (p99s, "decision_p99_ms")):
+            (line,) = axes.plot(waiting, [r[key] for r in rows], marker="o", label=label)
+            short = [(w, r[key]) for w, r in zip(waiting, rows, strict=True) if not r["reached_target"]]
+            if short:  # a hollow marker: the level the fill reached before its time ran out, not the target
+                axes.plot(*zip(*short, strict=True), linestyle="none", marker="o", markersize=11,
+                          markerfacecolor="white", markeredgecolor=line.get_color(), zorder=1)
     for axes, title in ((rates, "routing decisions/s"), (p99s, "decision p99 (ms)")):
         axes.set_xscale("log")
         axes.set_yscale("log")
@@ -423,7 +429,8 @@ def chart(records: list[dict[str, Any]], path: str) -> None:
         axes.set_title(title)
         axes.grid(True, which="both", alpha=0.3)
         axes.legend()
-    figure.suptitle(f"Routing engine, {AGENTS} agents online (capacity {CAPACITY}), steady state")
+    figure.suptitle(f"Routing engine, {AGENTS} agents online (capacity {CAPACITY}), steady state"
+                    " (ringed: fill capped below the target level)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -482,6 +489,7 @@ def main() -> None:
     parser.add_argument("--backends", default="memory,redis,redis2")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--profile", type=int, metavar="N", help="profile the memory backend at N waiting instead")
+    parser.add_argument("--report", action="store_true", help="only redraw the table and chart from routing.jsonl")
     args = parser.parse_args()
     args.levels = sorted(int(level) for level in args.levels.split(","))
     args.backends = [b for b in args.backends.split(",") if b]
@@ -493,6 +501,11 @@ def main() -> None:
         asyncio.run(profile(args))
         return
     args.jsonl = REPORTS / "routing.jsonl"
+    if args.report:
+        records = [r for r in map(json.loads, args.jsonl.read_text().splitlines()) if r.get("bench") == "routing"]
+        print(table(records))
+        chart(records, str(REPORTS / "routing.png"))
+        return
     args.jsonl.write_text("")
     started = time.perf_counter()
     records = asyncio.run(run(args))
