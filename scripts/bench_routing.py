@@ -466,7 +466,7 @@ async def profile(args: argparse.Namespace) -> None:
     clock = FakeClock(T0)
     await open_desk(engine, clock)
     driver = Driver(engine, Arrivals("c-", SEED + 1), clock)
-    waiting, fill_seconds, capped = await fill(driver, 0, args.profile, args.fill_seconds)
+    waiting, fill_seconds, capped = await fill(driver, 0, args.profile, 2 * args.fill_seconds)  # desk, then queue
     profiler = cProfile.Profile()
     profiler.enable()
     iterations, elapsed = await driver.steady(args.seconds)
