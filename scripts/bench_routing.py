@@ -389,14 +389,14 @@ def _cell(p50: float | None, p99: float | None) -> str:
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    heading = ("| backend | waiting (target) | escalations/s | decisions/s | decision p50 / p99 ms | enqueue p50 / p99 ms"
+    heading = ("| backend | waiting (target) | free places | escalations/s | decisions/s | decision p50 / p99 ms | enqueue p50 / p99 ms"
                " | release p50 / p99 ms | accept p50 / p99 ms | sweep p50 / p99 ms | p50 ÷ PING p50 (50 clients / 1) |")
     lines = [heading, "|" + "---|" * heading.count(" | ") + "---|"]
     for r in records:
         ratio = f"{r.get('p50_over_ping_c50', '—')} / {r.get('p50_over_ping_c1', '—')}"
         waiting = f"{r['waiting']:,}" + ("" if r["reached_target"] else f" ({r['target_waiting']:,}, fill capped)")
         lines.append(
-            f"| {BACKEND_LABELS[r['backend']]} | {waiting} | {r['escalations_per_s']} | {r['decisions_per_s']} | "
+            f"| {BACKEND_LABELS[r['backend']]} | {waiting} | {r['free_places']} | {r['escalations_per_s']} | {r['decisions_per_s']} | "
             f"{_cell(r['decision_p50_ms'], r['decision_p99_ms'])} | {_cell(r['enqueue_p50_ms'], r['enqueue_p99_ms'])} | "
             f"{_cell(r['release_p50_ms'], r['release_p99_ms'])} | {_cell(r['accept_p50_ms'], r['accept_p99_ms'])} | "
             f"{_cell(r['sweep_p50_ms'], r['sweep_p99_ms'])} | {ratio} |"
