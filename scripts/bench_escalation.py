@@ -23,17 +23,19 @@ process to itself, as in production:
    >= 0.8, "within 20 %"), and escalation rate / healthz-pair rate at each level
    (target >= 0.5). Note that /healthz itself reads the routing availability.
 
-Output: one JSON line per measurement (stdout, reports/bench/escalation.jsonl) and a table.
+Output: one JSON line per measurement (stdout, reports/bench/escalation.jsonl) and a table
+(`--report` prints the table again from that file).
 Redis keys under the run's unique prefix are deleted at the end.
 
 Usage: .venv/bin/python scripts/bench_escalation.py [--levels 100,2000] [--window 100]
-           [--pairs 1000] [--clients 8] [--fill-seconds 120]
+           [--pairs 1000] [--clients 8] [--seconds 30] [--fill-seconds 120] [--report]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
@@ -182,8 +184,8 @@ def table(records: list[dict[str, Any]]) -> str:
         if r.get("summary"):
             continue
         waiting = f"{r['waiting']:,}" + ("" if r["reached_target"] else f" ({r['target_waiting']:,}, fill capped)")
-        lines.append(f"| {r['stack']} | {waiting} | {r['escalations_per_s']} | {r['escalation_p50_ms']} / "
-                     f"{r['escalation_p99_ms']} | {r['healthz_pairs_per_s']} | {r['escalation_over_healthz_pair']} |")
+        lines.append(f"| {r['stack']} | {waiting} | {r['escalations_per_s']} | {r['escalation_p50_ms']:.1f} / "
+                     f"{r['escalation_p99_ms']:.1f} | {r['healthz_pairs_per_s']} | {r['escalation_over_healthz_pair']} |")
     for r in records:
         if r.get("summary"):
             lines.append(f"\n{r['stack']}: escalation rate at {r['levels'][1]:,} waiting / at {r['levels'][0]:,} = "
@@ -210,6 +212,11 @@ async def main(args: argparse.Namespace) -> None:
     print(table(records))
 
 
+def report() -> None:
+    """The table again, from escalation.jsonl (no measurement)."""
+    print(table([json.loads(line) for line in (REPORTS / "escalation.jsonl").read_text().splitlines()]))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="100,2000", help="waiting conversations, comma-separated, rising")
@@ -218,7 +225,11 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="at most this long per measurement")
     parser.add_argument("--fill-seconds", type=float, default=120.0, help="at most this long to fill each level")
+    parser.add_argument("--report", action="store_true", help="only print the table from escalation.jsonl")
     arguments = parser.parse_args()
+    if arguments.report:
+        report()
+        raise SystemExit(0)
     arguments.levels = sorted(int(level) for level in arguments.levels.split(","))
     REPORTS.mkdir(parents=True, exist_ok=True)
     arguments.jsonl = REPORTS / "escalation.jsonl"
