@@ -9,12 +9,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REDIS_URL=redis://127.0.0.1:6379/14
-export DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/relais_bench
+# A database of this run's own, dropped at the end: other worktrees may be benchmarking too.
+BENCH_DB=relais_bench_$$
+export DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/$BENCH_DB
 
 services_up() {
   scripts/ensure_services.sh >/dev/null
-  psql -h 127.0.0.1 -U postgres -d test -tc "select 1 from pg_database where datname='relais_bench'" | grep -q 1 \
-    || psql -h 127.0.0.1 -U postgres -d test -c "create database relais_bench" >/dev/null
+}
+
+drop_database() {
+  psql -h 127.0.0.1 -U postgres -d test -q -c "drop database if exists $BENCH_DB"
+}
+
+fresh_database() {  # each benchmark on PostgreSQL starts empty: a service restores what it finds waiting
+  drop_database
+  psql -h 127.0.0.1 -U postgres -d test -q -c "create database $BENCH_DB"
+  trap drop_database EXIT
 }
 
 bench() {  # bench <title> <script> [options]
@@ -27,11 +37,13 @@ bench() {  # bench <title> <script> [options]
 case "${1:-}" in
   --bot-only) shift; bench "bot" bench_bot.py "$@"; exit ;;
   --routing-only) shift; services_up; bench "routing engine" bench_routing.py "$@"; exit ;;
-  --http-only) shift; services_up; bench "escalation rate through the HTTP API" bench_escalation.py "$@"; exit ;;
-  --service-only) shift; services_up; bench "handoff service" bench_service.py "$@"; exit ;;
+  --http-only) shift; services_up; fresh_database; bench "escalation rate through the HTTP API" bench_escalation.py "$@"; exit ;;
+  --service-only) shift; services_up; fresh_database; bench "handoff service" bench_service.py "$@"; exit ;;
 esac
 services_up
 bench "routing engine" bench_routing.py
+fresh_database
 bench "escalation rate through the HTTP API" bench_escalation.py
+fresh_database
 bench "handoff service" bench_service.py "$@"
 bench "bot" bench_bot.py

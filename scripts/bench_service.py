@@ -24,7 +24,16 @@ import uuid
 from dataclasses import replace
 
 import aiohttp
-from benchlib import add_agents, bearer, escalate, go_online, login, percentile, running_service
+from benchlib import (
+    add_agents,
+    bearer,
+    delete_redis_keys,
+    escalate,
+    go_online,
+    login,
+    percentile,
+    running_service,
+)
 
 from handoff.config import RoutingSettings, Settings
 
@@ -100,9 +109,13 @@ async def main() -> None:
         await _run(replace(base, database_url=f"sqlite+aiosqlite:///{tmp}/bench.db"), args.burst, args.samples)
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         print("production stack (PostgreSQL + Redis):")
+        prefix = f"bench:{uuid.uuid4().hex}:"
         settings = replace(base, database_url=os.environ["DATABASE_URL"], backend="redis",
-                           redis_url=os.environ["REDIS_URL"], redis_prefix=f"bench:{uuid.uuid4().hex}:")
-        await _run(settings, args.burst, args.samples)
+                           redis_url=os.environ["REDIS_URL"], redis_prefix=prefix)
+        try:
+            await _run(settings, args.burst, args.samples)
+        finally:
+            await delete_redis_keys(os.environ["REDIS_URL"], prefix)
 
 
 if __name__ == "__main__":
