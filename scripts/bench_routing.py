@@ -92,6 +92,16 @@ TICK = 1e-6
 DECISIONS = ("release", "accept", "enqueue")
 REASON = HandoffReason.REQUESTED.value
 BACKEND_LABELS = {"memory": "memory", "redis": "Redis, 1 engine", "redis2": "Redis, 2 engines (2 processes)"}
+# The workload's mix (see the module docstring), as weights.
+AGENT_LANGUAGES = {("fr", "en"): 40, ("fr",): 35, ("en",): 25}
+AGENT_POOLS = {Pool.AMBASSADOR: 85, Pool.ADVISOR: 15}
+ARRIVAL_LANGUAGES = {"fr": 60, "en": 40}
+ARRIVAL_POOLS = {Pool.AMBASSADOR: 90, Pool.ADVISOR: 10}
+ARRIVALS_WITHOUT_SKILL = 0.1
+
+
+def _draw(rng: random.Random, weights: dict[T, int]) -> T:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
 # --- the workload ----------------------------------------------------------------------
@@ -109,11 +119,11 @@ def the_desk(count: int = AGENTS, seed: int = SEED) -> list[AgentProfile]:
     rng = random.Random(seed)
     desk = []
     for n in range(count):
-        languages = rng.choices([("fr", "en"), ("fr",), ("en",)], weights=[40, 35, 25])[0]
-        if rng.random() < 0.85:
-            pool, skills = Pool.AMBASSADOR, tuple(rng.sample(PRODUCT_CATEGORIES, 2))
-        else:
-            pool = Pool.ADVISOR
+        languages = _draw(rng, AGENT_LANGUAGES)
+        pool = _draw(rng, AGENT_POOLS)
+        if pool is Pool.AMBASSADOR:
+            skills = tuple(rng.sample(PRODUCT_CATEGORIES, 2))
+        else:  # half generalists
             skills = () if rng.random() < 0.5 else tuple(rng.sample(PRODUCT_CATEGORIES, 3))
         desk.append(AgentProfile(f"agent-{n:03d}", pool, languages, skills))
     return desk
@@ -129,9 +139,9 @@ class Arrivals:
 
     def next(self) -> tuple[str, Pool, str, str | None]:
         self.count += 1
-        pool = Pool.AMBASSADOR if self.rng.random() < 0.9 else Pool.ADVISOR
-        language = "fr" if self.rng.random() < 0.6 else "en"
-        skill = None if self.rng.random() < 0.1 else self.rng.choice(PRODUCT_CATEGORIES)
+        pool = _draw(self.rng, ARRIVAL_POOLS)
+        language = _draw(self.rng, ARRIVAL_LANGUAGES)
+        skill = None if self.rng.random() < ARRIVALS_WITHOUT_SKILL else self.rng.choice(PRODUCT_CATEGORIES)
         return f"{self.prefix}{self.count}", pool, language, skill
 
 
