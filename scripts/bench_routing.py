@@ -431,11 +431,11 @@ def chart(records: list[dict[str, Any]], path: str) -> None:
             short = [(w, r[key]) for w, r in zip(waiting, rows, strict=True) if not r["reached_target"]]
             if short:  # a hollow marker: the level the fill reached before its time ran out, not the target
                 axes.plot(*zip(*short, strict=True), linestyle="none", marker="o", markersize=11,
-                          markerfacecolor="white", markeredgecolor=line.get_color(), zorder=1)
+                          color=line.get_color(), markerfacecolor="white", zorder=1)
     for axes, title in ((rates, "routing decisions/s"), (p99s, "decision p99 (ms)")):
         axes.set_xscale("log")
         axes.set_yscale("log")
-        axes.set_xlabel("waiting conversations")
+        axes.set_xlabel("waiting conversations (0 drawn at 1)")
         axes.set_title(title)
         axes.grid(True, which="both", alpha=0.3)
         axes.legend()
