@@ -326,10 +326,14 @@ class RedisTwin:
         ]
         for worker in workers:
             worker.start()
-        barrier.wait()
-        outputs = [results.get() for _ in workers]
+        barrier.wait(timeout=120)
+        # Each loop stops after `seconds`, its sweeps after half that; one engine call may still be slow.
+        outputs = [results.get(timeout=2 * args.seconds + 300) for _ in workers]
         for worker in workers:
             worker.join()
+        failed = [out["error"] for out in outputs if "error" in out]
+        if failed:
+            raise RuntimeError(f"a two-engine worker failed: {failed}")
         merged = sorted((held for out in outputs for held in out["held"]), key=lambda held: held[2])
         driver.held = deque((cid, agent) for cid, agent, _ in merged)
         timings: dict[str, list[float]] = defaultdict(list)
@@ -348,7 +352,10 @@ class RedisTwin:
 
 def _twin_worker(url: str, prefix: str, held: list[tuple[str, str]], arrivals_prefix: str, seed: int, now: float,
                  seconds: float, barrier: Any, results: Any) -> None:
-    results.put(asyncio.run(_twin_main(url, prefix, held, arrivals_prefix, seed, now, seconds, barrier)))
+    try:
+        results.put(asyncio.run(_twin_main(url, prefix, held, arrivals_prefix, seed, now, seconds, barrier)))
+    except Exception as error:  # reported to the parent, which would otherwise wait for a result forever
+        results.put({"error": repr(error)})
 
 
 async def _twin_main(url: str, prefix: str, held: list[tuple[str, str]], arrivals_prefix: str, seed: int, now: float,
@@ -358,7 +365,7 @@ async def _twin_main(url: str, prefix: str, held: list[tuple[str, str]], arrival
     try:
         driver = Driver(RoutingEngine(backend, RoutingSettings()), Arrivals(arrivals_prefix, seed), FakeClock(now),
                         deque(held))
-        barrier.wait()
+        barrier.wait(timeout=120)
         iterations, elapsed = await driver.steady(seconds)
         # Both processes sweep at once too: what two instances' timers cost together.
         sweeps = await driver.sweeps(min(10.0, seconds / 2))
