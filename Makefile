@@ -59,7 +59,7 @@ pytest: $(VENV)/.installed model services
 
 test: lint typecheck bot-test pytest  ## everything: lint, types, the whole test suite
 
-bench: $(VENV)/.installed model  ## latency and throughput figures (see docs/benchmarks.md)
+bench: $(VENV)/.installed model  ## latency and throughput figures (see docs/performance.md, docs/benchmarks.md)
 	scripts/bench.sh
 
 clean:  ## remove runtime state (not the environments)

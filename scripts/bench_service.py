@@ -18,72 +18,42 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from dataclasses import replace
-from pathlib import Path
 
 import aiohttp
-from aiohttp import web
+from benchlib import (
+    add_agents,
+    bearer,
+    delete_redis_keys,
+    escalate,
+    go_online,
+    login,
+    percentile,
+    running_service,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from handoff.agents import AgentService  # noqa: E402
-from handoff.app import create_app  # noqa: E402
-from handoff.config import RoutingSettings, Settings  # noqa: E402
-from handoff.domain import AgentRole  # noqa: E402
-from handoff.store import open_store  # noqa: E402
-
-PASSWORD = "bench-password-123"
+from handoff.config import RoutingSettings, Settings
 
 
 def _percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p95 = ordered[int(len(ordered) * 0.95) - 1]
-    return f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (n={len(ordered)})"
-
-
-async def _add_agents(settings: Settings, count: int, capacity: int) -> list[str]:
-    store = await open_store(settings.database_url)
-    agents = AgentService(store)
-    names = []
-    for n in range(count):
-        name = f"bench{n}_{uuid.uuid4().hex[:6]}"
-        await agents.create(username=name, password=PASSWORD, role=AgentRole.AMBASSADOR, languages=("fr", "en"),
-                            skills=(), capacity=capacity, display_name=name)
-        names.append(name)
-    await store.close()
-    return names
+    p50 = statistics.median(samples)
+    return f"p50 {p50 * 1000:.1f} ms, p95 {percentile(samples, 0.95) * 1000:.1f} ms (n={len(samples)})"
 
 
 async def _run(settings: Settings, burst: int, samples: int) -> None:
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
-    names = await _add_agents(settings, count=20, capacity=50)
-    async with aiohttp.ClientSession() as http:
-        tokens = []
-        for name in names:
-            async with http.post(f"{base}/api/agents/login", json={"username": name, "password": PASSWORD}) as r:
-                tokens.append((await r.json())["token"])
+    names = await add_agents(settings, count=20, capacity=50)
+    async with running_service(settings) as service, aiohttp.ClientSession() as http:
+        base = service.base_url
+        tokens = [(await login(http, base, name)).token for name in names]
         # Burst: visitors open conversations and ask for a person, all at once.
         limiter = asyncio.Semaphore(64)
 
         async def visitor_arrives() -> None:
             async with limiter:
-                async with http.post(f"{base}/api/visitor/conversations", json={"language": "fr"}) as r:
-                    conversation = await r.json()
-                async with http.post(
-                    f"{base}/api/visitor/conversations/{conversation['conversation_id']}/handoff",
-                    headers={"Authorization": f"Bearer {conversation['visitor_token']}"}, json={"pool": "ambassador"},
-                ) as r:
-                    assert r.status == 200, await r.text()
+                await escalate(http, base, language="fr")
 
         started = time.perf_counter()
         await asyncio.gather(*(visitor_arrives() for _ in range(burst)))
@@ -92,16 +62,15 @@ async def _run(settings: Settings, burst: int, samples: int) -> None:
 
         # Escalation and relay with one agent online.
         token = tokens[0]
-        auth = {"Authorization": f"Bearer {token}"}
-        async with http.post(f"{base}/api/agents/me/presence", headers=auth, json={"status": "online"}):
-            pass
+        auth = bearer(token)
+        await go_online(http, base, token)
         escalations, relays = [], []
         async with http.ws_connect(f"{base.replace('http', 'ws')}/ws/agent?token={token}") as agent_socket:
             for _ in range(samples):
                 async with http.post(f"{base}/api/visitor/conversations", json={"language": "en"}) as r:
                     conversation = await r.json()
                 cid, vtoken = conversation["conversation_id"], conversation["visitor_token"]
-                vauth = {"Authorization": f"Bearer {vtoken}"}
+                vauth = bearer(vtoken)
                 sent = time.perf_counter()
                 async with http.post(f"{base}/api/visitor/conversations/{cid}/handoff", headers=vauth, json={"pool": "ambassador"}):
                     pass
@@ -120,7 +89,6 @@ async def _run(settings: Settings, burst: int, samples: int) -> None:
                     pass
         print(f"  escalation (handoff request -> offer on the agent's WebSocket): {_percentiles(escalations)}")
         print(f"  relay (visitor POST -> message on the agent's WebSocket): {_percentiles(relays)}")
-    await runner.cleanup()
 
 
 async def _until(socket: aiohttp.ClientWebSocketResponse, predicate: object) -> None:
@@ -141,9 +109,13 @@ async def main() -> None:
         await _run(replace(base, database_url=f"sqlite+aiosqlite:///{tmp}/bench.db"), args.burst, args.samples)
     if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         print("production stack (PostgreSQL + Redis):")
+        prefix = f"bench:{uuid.uuid4().hex}:"
         settings = replace(base, database_url=os.environ["DATABASE_URL"], backend="redis",
-                           redis_url=os.environ["REDIS_URL"], redis_prefix=f"bench:{uuid.uuid4().hex}:")
-        await _run(settings, args.burst, args.samples)
+                           redis_url=os.environ["REDIS_URL"], redis_prefix=prefix)
+        try:
+            await _run(settings, args.burst, args.samples)
+        finally:
+            await delete_redis_keys(os.environ["REDIS_URL"], prefix)
 
 
 if __name__ == "__main__":

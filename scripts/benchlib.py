@@ -1,0 +1,165 @@
+"""Helpers shared by the benchmark scripts (bench_service.py, bench_escalation.py, bench_routing.py).
+
+Owns: percentiles, the JSON-lines output, deleting a benchmark's Redis keys, the in-process service (started on a free
+port of 127.0.0.1 with its services reachable), agents created in the store and
+logged in, and a visitor's escalation (open a conversation, ask for a person)
+through the real HTTP API. Nothing here measures: each script decides what it times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import statistics
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from handoff.agents import AgentService  # noqa: E402
+from handoff.api.context import SERVICES  # noqa: E402
+from handoff.app import create_app  # noqa: E402
+from handoff.config import Settings  # noqa: E402
+from handoff.domain import AgentRole  # noqa: E402
+from handoff.services.container import Services  # noqa: E402
+from handoff.store import open_store  # noqa: E402
+
+PASSWORD = "bench-password-123"
+REPORTS = ROOT / "reports" / "bench"
+
+
+# --- figures --------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of a non-empty sample."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def p50_p99_ms(samples: Sequence[float]) -> tuple[float | None, float | None]:
+    """Median and 99th percentile in milliseconds of durations in seconds (None if no sample)."""
+    if not samples:
+        return None, None
+    return round(statistics.median(samples) * 1000, 3), round(percentile(samples, 0.99) * 1000, 3)
+
+
+def emit(record: dict[str, Any], jsonl: Path | None = None) -> None:
+    """Print one measurement as a JSON line, and append it to `jsonl` when given."""
+    line = json.dumps(record, separators=(",", ":"))
+    print(line, flush=True)
+    if jsonl is not None:
+        with jsonl.open("a") as out:
+            out.write(line + "\n")
+
+
+async def delete_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key starting with `prefix` (a benchmark's unique prefix) from the Redis at `url`."""
+    client = aioredis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start:start + 500])
+    finally:
+        await client.aclose()
+
+
+# --- the service, in process -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunningService:
+    base_url: str
+    services: Services
+
+
+@contextlib.asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
+    """The real aiohttp application on a free port of 127.0.0.1, stopped on exit."""
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield RunningService(f"http://127.0.0.1:{port}", app[SERVICES])
+    finally:
+        await runner.cleanup()
+
+
+async def add_agents(
+    settings: Settings,
+    count: int,
+    capacity: int,
+    *,
+    role: AgentRole = AgentRole.AMBASSADOR,
+    languages: tuple[str, ...] = ("fr", "en"),
+    skills: tuple[str, ...] = (),
+) -> list[str]:
+    """Create `count` agents in the store (unique usernames); return their usernames."""
+    store = await open_store(settings.database_url)
+    agents = AgentService(store)
+    names = []
+    for n in range(count):
+        name = f"bench{n}_{uuid.uuid4().hex[:6]}"
+        await agents.create(username=name, password=PASSWORD, role=role, languages=languages,
+                            skills=skills, capacity=capacity, display_name=name)
+        names.append(name)
+    await store.close()
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSession:
+    agent_id: str
+    token: str
+
+
+async def login(http: aiohttp.ClientSession, base_url: str, username: str) -> AgentSession:
+    """Log an agent in through the API."""
+    async with http.post(f"{base_url}/api/agents/login", json={"username": username, "password": PASSWORD}) as r:
+        assert r.status == 200, await r.text()
+        body = await r.json()
+        return AgentSession(body["agent"]["id"], body["token"])
+
+
+async def go_online(http: aiohttp.ClientSession, base_url: str, token: str) -> None:
+    async with http.post(f"{base_url}/api/agents/me/presence", headers=bearer(token), json={"status": "online"}) as r:
+        assert r.status == 200, await r.text()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    conversation_id: str
+    visitor_token: str
+    position: int | None
+
+
+async def escalate(http: aiohttp.ClientSession, base_url: str, *, language: str = "fr",
+                   pool: str = "ambassador") -> Escalation:
+    """A visitor opens a conversation and asks for a person: the two requests of an escalation."""
+    async with http.post(f"{base_url}/api/visitor/conversations", json={"language": language}) as r:
+        assert r.status == 201, await r.text()
+        conversation = await r.json()
+    cid, token = conversation["conversation_id"], conversation["visitor_token"]
+    async with http.post(f"{base_url}/api/visitor/conversations/{cid}/handoff", headers=bearer(token),
+                         json={"pool": pool}) as r:
+        assert r.status == 200, await r.text()
+        position = (await r.json())["position"]
+    return Escalation(cid, token, position)
