@@ -42,6 +42,7 @@ from handoff.routing.state import AgentState, Chat, RoutingState, Ticket
 MAX_ATTEMPTS = 100
 BACKOFF_SECONDS = 0.001
 BRAND_TTL_SECONDS = 30 * 24 * 3600
+BRAND_CACHE_SIZE = 100_000
 
 # KEYS[1], KEYS[2]: the brand's tail and head order counters. ARGV: n_tail, n_head
 # (new queue orders this change takes, written "@T<k>" / "@H<k>" as the value of
@@ -226,6 +227,7 @@ class RedisRoutingBackend(RoutingBackend):
         self._redis: aioredis.Redis | None = None
         self.commit_script: Any = None
         self._brand_cache: dict[str, str] = {}
+        self._known_brands: set[str] = set()
 
     async def start(self) -> None:
         self._redis = aioredis.from_url(self._url, decode_responses=True)
@@ -270,12 +272,19 @@ class RedisRoutingBackend(RoutingBackend):
         if self._brand_cache.get(key) == brand:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(key, brand, nx=True)
-            pipe.expire(key, BRAND_TTL_SECONDS)
-            pipe.sadd(self.key_prefix + "brands", brand)
-            pipe.get(key)
-            *_, stored = await pipe.execute()
-        self._brand_cache[key] = str(stored)
+            pipe.set(key, brand, nx=True, ex=BRAND_TTL_SECONDS)
+            if brand not in self._known_brands:
+                pipe.sadd(self.key_prefix + "brands", brand)
+            created, *_ = await pipe.execute()
+        self._known_brands.add(brand)
+        # An id keeps the brand it was first given; read it back only when it had one.
+        stored = None if created else await self.redis.get(key)
+        self._cache_brand(key, brand if stored is None else str(stored))
+
+    def _cache_brand(self, key: str, brand: str) -> None:
+        if len(self._brand_cache) >= BRAND_CACHE_SIZE:
+            self._brand_cache.clear()  # ids come and go; a miss costs one GET
+        self._brand_cache[key] = brand
 
     async def brand_of(self, *, agent_id: str | None = None, conversation_id: str | None = None) -> str | None:
         key = self._brand_key(agent_id, conversation_id)
@@ -284,7 +293,7 @@ class RedisRoutingBackend(RoutingBackend):
             return cached
         stored = await self.redis.get(key)
         if stored is not None:
-            self._brand_cache[key] = str(stored)
+            self._cache_brand(key, str(stored))
         return None if stored is None else str(stored)
 
     async def brands(self) -> list[str]:
