@@ -11,6 +11,7 @@ the embedded stack with the real Rasa server, for the browser tests.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,9 +52,16 @@ class RunningService:
     server: TestServer | None = None
 
     async def stop(self) -> None:
-        """Shut the instance down as a restart would (its sockets and timers end)."""
+        """Shut the instance down as a restart would (its sockets and timers end).
+        A shutdown that hangs fails the test and shows what it was waiting for."""
         assert self.server is not None, "this instance was not started by service_factory"
-        await self.server.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.server.close()), WAIT_SECONDS)
+        except TimeoutError:
+            stacks = io.StringIO()
+            for task in asyncio.all_tasks():
+                task.print_stack(file=stacks)
+            raise AssertionError(f"the instance did not stop within {WAIT_SECONDS} s:\n{stacks.getvalue()}") from None
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", None) or {})
