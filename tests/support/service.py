@@ -11,6 +11,7 @@ the embedded stack with the real Rasa server, for the browser tests.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import uuid
@@ -52,9 +53,10 @@ class RunningService:
     server: TestServer | None = None
 
     async def stop(self) -> None:
-        """Shut the instance down as a restart would (its sockets and timers end)."""
+        """Shut the instance down as a restart would (its sockets and timers end).
+        A shutdown that hangs fails the test and shows what it was waiting for."""
         assert self.server is not None, "this instance was not started by service_factory"
-        await self.server.close()
+        await close_within_bound(self.server)
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", None) or {})
@@ -172,7 +174,19 @@ async def service_factory(stack_settings: Settings) -> AsyncIterator[ServiceFact
     yield start
     await http.close()
     for server in reversed(servers):
-        await server.close()
+        await close_within_bound(server)
+
+
+async def close_within_bound(server: TestServer) -> None:
+    """Close an instance; a shutdown that hangs fails the test with what it waits for
+    (rather than hanging the whole run)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(server.close()), WAIT_SECONDS)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        raise AssertionError(f"the instance did not stop within {WAIT_SECONDS} s:\n{stacks.getvalue()}") from None
 
 
 async def add_agent(
