@@ -9,7 +9,6 @@ publisher of visitors' queue positions.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from handoff.api.context import SERVICES
 from handoff.api.cors import cors_middleware
 from handoff.api.errors import error_middleware
 from handoff.api.routes import setup_routes
+from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
 from handoff.conversations import ConversationService
@@ -90,15 +90,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
 
 
-async def _sweep_forever(handoffs: HandoffCoordinator, interval: float) -> None:
-    while True:
-        try:
-            await handoffs.sweep()
-        except Exception:  # one bad sweep must not stop the timers for good
-            log.exception("routing sweep failed")
-        await asyncio.sleep(interval)
-
-
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[cors_middleware(settings.widget_origins), error_middleware], client_max_size=MAX_BODY_BYTES
@@ -108,13 +99,10 @@ def create_app(settings: Settings) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings) as services:
             app[SERVICES] = services
-            sweeper = asyncio.create_task(
-                _sweep_forever(services.handoffs, settings.routing.sweep_interval_seconds), name="relais-sweeper"
-            )
+            sweeper = Loop("relais-sweeper", services.handoffs.sweep, settings.routing.sweep_interval_seconds)
+            sweeper.start()
             yield
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await sweeper.stop()
 
     app.cleanup_ctx.append(lifecycle)
     return app

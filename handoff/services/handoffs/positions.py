@@ -9,10 +9,9 @@ per pool, not a hundred recomputations of every position.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
+from handoff.background import Loop
 from handoff.domain import Pool
 from handoff.events import QueuePosition
 from handoff.realtime import EventBus, conversation_channel
@@ -25,16 +24,14 @@ class PositionPublisher:
     def __init__(self, engine: RoutingEngine, bus: EventBus, interval_seconds: float) -> None:
         self._engine = engine
         self._bus = bus
-        self._interval = interval_seconds
         self._dirty: set[Pool] = set()
         self._published: dict[Pool, dict[str, int]] = {pool: {} for pool in Pool}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("relais-queue-positions", self.flush, interval_seconds, on_wake=True)
 
     def mark_dirty(self, pool: Pool | None = None) -> None:
         """The queue of `pool` (None: of every pool) may have moved."""
         self._dirty.update(Pool if pool is None else (pool,))
-        self._wake.set()
+        self._loop.wake()
 
     async def flush(self) -> int:
         """Publish the changed positions of the dirty pools now; return how many."""
@@ -57,20 +54,7 @@ class PositionPublisher:
         return sent
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="relais-queue-positions")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:  # a failed read must not stop later updates
-                log.exception("publishing queue positions failed")
-            await asyncio.sleep(self._interval)
+        await self._loop.stop()
