@@ -350,7 +350,8 @@
   }
 
   function previewList(messages) {
-    const list = el("ol", { class: "preview", "aria-label": t("preview") });
+    // Focusable: it scrolls, and a keyboard user must be able to scroll it (WCAG 2.1.1).
+    const list = el("ol", { class: "preview", "aria-label": t("preview"), tabindex: "0" });
     for (const m of messages || []) {
       list.append(el("li", { class: `p-${m.sender_kind}` }, el("b", { text: senderLabel(m) + t("colon") }), linkify(m.text)));
     }
@@ -382,10 +383,22 @@
 
   function renderOffers() {
     const list = $("offers");
-    list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
+    keepingFocus(list, () => {
+      list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
+      scrollPreviews(list);
+    });
     $("offers-empty").hidden = state.offers.size > 0;
-    scrollPreviews(list);
     tickCountdowns();
+  }
+
+  // A keyboard user on a card's button or preview keeps the focus when the list is redrawn.
+  function keepingFocus(list, render) {
+    const active = document.activeElement;
+    const card = list.contains(active) ? active.closest(".card") : null;
+    render();
+    if (!card) return;
+    const what = active.className ? "." + active.className.trim().split(/\s+/).join(".") : active.tagName.toLowerCase();
+    list.querySelector(`.card[data-conversation-id="${card.dataset.conversationId}"] ${what}`)?.focus();
   }
 
   function renderQueue() {
@@ -425,6 +438,7 @@
       const body = await api("POST", `/api/conversations/${id}/accept`);
       state.offers.delete(id);
       onAssigned(body.conversation, true);
+      $("composer-input").focus(); // the card (and the button that had the focus) is gone
     } catch (err) {
       state.offers.delete(id);
       toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
@@ -435,6 +449,7 @@
   async function decline(id) {
     state.offers.delete(id);
     renderOffers();
+    ($("offers").querySelector("button.accept") || $("chat-view")).focus(); // not lost with the card
     try { await api("POST", `/api/conversations/${id}/decline`); } catch { /* it expires anyway */ }
   }
 
@@ -442,6 +457,7 @@
     try {
       const body = await api("POST", `/api/conversations/${id}/claim`);
       onAssigned(body.conversation, true);
+      $("composer-input").focus();
     } catch (err) {
       toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
     }
@@ -717,6 +733,7 @@
       await api("POST", `/api/conversations/${id}/transfer`, body);
       $("transfer-note").value = "";
       closeTab(id);
+      $("chat-view").focus();
     } catch (err) { $("tool-error").textContent = t("error", { m: err.message }); }
   });
 
