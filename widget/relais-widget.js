@@ -212,7 +212,7 @@ header p { margin: 2px 0 0; font-size: .867em; opacity: .92; }
 .msg.visitor .bubble { background: var(--brand); color: #fff; }
 .msg.visitor .bubble a { color: #fff; }
 .msg.ambassador .bubble, .msg.advisor .bubble { background: #e6f0ff; }
-.msg.pending .bubble { opacity: .65; }
+.msg.pending .bubble { background: #fff; color: var(--ink); border: 1px dashed var(--field); }
 .msg.failed .bubble { outline: 2px solid #c62828; }
 .msg.system { align-self: center; max-width: 95%; text-align: center; }
 .msg.system .bubble { background: transparent; color: var(--muted); font-size: .867em; padding: 2px 6px; }
@@ -475,7 +475,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     const row = [];
     if (enough("ambassador")) row.push(el("button", { class: "chip", type: "button", "data-action": "talk-community", text: t("talkCommunity"), onclick: () => askForHuman("ambassador") }));
     if (enough("advisor")) row.push(el("button", { class: "chip", type: "button", "data-action": "talk-person", text: t("talkPerson"), onclick: () => askForHuman("advisor") }));
-    if (!row.length) row.push(el("button", { class: "chip", type: "button", "data-action": "leave-message", text: t("leaveMessage"), onclick: () => { state.showOffline = true; renderTrailing(); } }));
+    if (!row.length) row.push(el("button", { class: "chip", type: "button", "data-action": "leave-message", text: t("leaveMessage"), onclick: () => { state.showOffline = true; renderTrailing(); ui.log.querySelector("[data-kind=offline] input").focus(); } }));
     return row;
   }
 
@@ -685,6 +685,8 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     } catch (err) {
       if (err.status === 409) await catchUp().catch(() => {});
     }
+    // The button that was pressed is gone with the re-render: the focus goes back to the input.
+    if (!shadow.activeElement && !ui.panel.hidden) ui.input.focus();
   }
 
   async function refreshAvailability() {
