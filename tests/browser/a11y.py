@@ -5,6 +5,7 @@
   product is checked at (1280x800 and 390x844); any WCAG 2.1 A/AA violation, or a
   violation of the landmark/heading rules the widget and console keep, fails the
   test with the rule, the element and the help text.
+  Form fields' borders are checked at the same time (3:1, which axe does not check).
 - `assert_focus_visible(page, step)`: the element that has the keyboard focus (through
   shadow roots) draws an outline or box-shadow of at least 3:1 against what is around it.
 - `motion_in(page)`: elements (shadow trees included) that animate or transition.
@@ -34,7 +35,7 @@ PAGE_RULES = (
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 WIDTHS = (DESKTOP, PHONE)
-MIN_FOCUS_CONTRAST = 3.0  # WCAG 1.4.11, non-text contrast
+MIN_FOCUS_CONTRAST = 3.0  # WCAG 1.4.11, non-text contrast (focus rings, field borders)
 
 
 @cache
@@ -65,8 +66,48 @@ def describe(state: str, width: dict[str, int], violations: list[dict[str, Any]]
     return "\n".join(lines)
 
 
+FIELDS = """() => {
+  const up = (n) => n.parentElement || (n.getRootNode() && n.getRootNode().host) || null;
+  const background = (start) => {
+    for (let n = start; n; n = up(n)) {
+      const color = getComputedStyle(n).backgroundColor;
+      const alpha = color.startsWith("rgba") ? parseFloat(color.split(",")[3]) : 1;
+      if (color !== "transparent" && alpha > 0.5) return color;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const found = [];
+  const visit = (root) => {
+    for (const n of root.querySelectorAll("*")) {
+      if (n.shadowRoot) visit(n.shadowRoot);
+      if (!n.matches("textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=hidden])")) continue;
+      if (!n.getClientRects().length || getComputedStyle(n).opacity === "0") continue;
+      const s = getComputedStyle(n);
+      found.push({field: n.tagName.toLowerCase() + (n.id ? "#" + n.id : n.name ? "[name=" + n.name + "]" : ""),
+                  border: parseFloat(s.borderTopWidth) > 0 ? s.borderTopColor : "transparent",
+                  fill: s.backgroundColor, around: background(up(n))});
+    }
+  };
+  visit(document);
+  return found;
+}"""
+
+
+async def field_boundaries(page: Page) -> list[str]:
+    """Form fields whose boundary (border, or fill) is under 3:1 against what is around them (WCAG 1.4.11)."""
+    problems = []
+    for field in await page.evaluate(FIELDS):
+        around = colours(field["around"])[0]
+        best = max((contrast(c, around) for c in colours(field["border"]) + colours(field["fill"])), default=0.0)
+        if best < MIN_FOCUS_CONTRAST:
+            problems.append(f"{field['field']}: border {field['border']}, fill {field['fill']} on {field['around']}: "
+                            f"{best:.2f}:1 < 3:1 (1.4.11 non-text contrast)")
+    return problems
+
+
 async def audit(page: Page, state: str, *, page_rules: bool = True, include: str | None = None) -> None:
-    """Run axe on the page as it is now, at both widths, then give the page its size back.
+    """Run axe on the page as it is now, at both widths, then give the page its size back;
+    and check the form fields' boundaries (axe does not check non-text contrast).
 
     `page_rules=False` for test-made host pages that are not ours to structure
     (no main, no h1); `include` limits the audit to one element (e.g. the widget)."""
@@ -82,6 +123,7 @@ async def audit(page: Page, state: str, *, page_rules: bool = True, include: str
             )
             if violations:
                 failures.append(describe(state, width, violations))
+            failures += [f"{state!r} at {width['width']}px: {problem}" for problem in await field_boundaries(page)]
     finally:
         if original:
             await page.set_viewport_size(original)

@@ -216,20 +216,21 @@ async def test_an_agent_by_keyboard_alone(service: BrowserService, browser: Brow
     await page.keyboard.press("Enter")
     await expect(page.locator("#app-view")).to_be_visible()
 
-    # Go online: the presence switch has the focus; arrows move it (Offline -> Online wraps round).
+    # Go online: the presence switch has the focus; arrows move it (Offline -> Away -> Online).
     await expect(page.locator("#presence input[value=offline]")).to_be_focused()
     await assert_focus_visible(page, "the presence switch on Offline")
-    await page.keyboard.press("ArrowRight")
-    await expect(page.locator("#presence input[value=online]")).to_be_checked()
-    await assert_focus_visible(page, "the presence switch on Online")
     token = await service.token("amelie")
+    for presence in ("away", "online"):
+        await page.keyboard.press("ArrowLeft")
+        await expect(page.locator(f"#presence input[value={presence}]")).to_be_checked()
+        await assert_focus_visible(page, f"the presence switch on {presence}")
 
-    async def online() -> bool:
-        _, body = await service.call("GET", "/api/agents/online", token=token)
-        return any(a["agent"]["username"] == "amelie" and a["presence"] == "online" for a in body["agents"])
+        async def is_now(presence: str = presence) -> bool:
+            _, body = await service.call("GET", "/api/agents/me", token=token)
+            return bool(body["presence"] == presence)
 
-    await wait_for(online)
-    await audit(page, f"console by keyboard, {lang}, online")
+        await wait_for(is_now)
+        await audit(page, f"console by keyboard, {lang}, {presence}")
 
     # An offer: Tab to its bot transcript and scroll it with the keyboard.
     first = await visitor_asks(service, chat_first=True)
