@@ -175,7 +175,8 @@
   // Sizes are in em of .root, whose size follows the user's font size (rem) but never
   // goes below 15px (host pages often shrink their root: `html { font-size: 62.5% }`).
   // Focus is a two-tone ring (white inside, ink outside): visible on any background,
-  // the brand-coloured header and buttons included.
+  // the brand-coloured header and buttons included. Its rule comes last, so that no
+  // component's own box-shadow hides it.
   const STYLES = `
 :host { all: initial !important; display: block !important; position: fixed !important; z-index: 2147483000 !important;
   right: 0 !important; bottom: 0 !important; width: 0 !important; height: 0 !important; overflow: visible !important;
@@ -249,7 +250,6 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }
   .launcher.is-open { display: none; }
 }
-/* last, so that no component's own box-shadow hides it */
 :focus-visible, .stars input:focus-visible + label { outline: 3px solid var(--ink); outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }
 .log:focus-visible { outline-offset: -3px; box-shadow: none; }
 @media (prefers-reduced-motion: no-preference) { .panel { animation: pop .16s ease-out; } }
