@@ -208,6 +208,7 @@ async def test_an_agent_by_keyboard_alone(service: BrowserService, browser: Brow
 
     # Log in: the username has the focus, Tab to the password, Enter.
     await expect(page.locator("#login-username")).to_be_focused()
+    await audit(page, f"console login, {lang}")
     await assert_focus_visible(page, "the username")
     await page.keyboard.type("amelie")
     await page.keyboard.press("Tab")
