@@ -583,6 +583,15 @@
     $("chat-facts").textContent = [t("lang", { l: (c.language || "?").toUpperCase() }), c.skill ? t("topic", { s: c.skill }) : t("noTopic"), c.pool].filter(Boolean).join(" · ");
   }
 
+  // Zooming or turning a phone changes the layout (one column or two): a transcript
+  // that showed its latest message keeps showing it.
+  let logAtEnd = true;
+  $("chat-log").addEventListener("scroll", () => {
+    const log = $("chat-log");
+    logAtEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+  new ResizeObserver(() => { if (logAtEnd) $("chat-log").scrollTop = $("chat-log").scrollHeight; }).observe($("chat-log"));
+
   function renderChat() {
     const chat = state.chats.get(state.selected);
     $("chat-empty").hidden = Boolean(chat);
