@@ -249,6 +249,11 @@ async def test_an_agent_by_keyboard_alone(service: BrowserService, browser: Brow
 
     await wait_for(at_the_top)
     await expect(preview).to_be_focused()
+    # Another request arrives meanwhile: the list is redrawn, the reader keeps its place.
+    second = await visitor_asks(service, chat_first=False)
+    await expect(page.locator(f"#offers .card[data-conversation-id='{second['conversation_id']}']")).to_be_visible()
+    await expect(preview).to_be_focused()
+    assert await preview.evaluate("n => n.scrollTop") == 0
 
     # Accept: the composer gets the focus; reply with Enter.
     await press_until(page, "Tab", card.locator("button.accept"), "to Accept")
@@ -274,8 +279,7 @@ async def test_an_agent_by_keyboard_alone(service: BrowserService, browser: Brow
     conversation = (await conversation_as_visitor(service, first))["conversation"]
     assert conversation["status"] == "waiting" and conversation["pool"] == "advisor"
 
-    # A second request: accept, reply, close with an outcome, all by keyboard.
-    second = await visitor_asks(service, chat_first=False)
+    # The second request: accept, reply, close with an outcome, all by keyboard.
     card = page.locator(f"#offers .card[data-conversation-id='{second['conversation_id']}']")
     await expect(card).to_be_visible()
     await press_until(page, "Shift+Tab", card.locator("button.accept"), "back to the new offer's Accept")

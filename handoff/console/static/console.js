@@ -391,14 +391,17 @@
     tickCountdowns();
   }
 
-  // A keyboard user on a card's button or preview keeps the focus when the list is redrawn.
+  // A keyboard user on a card's button or preview keeps the focus (and the preview its
+  // scroll position) when the list is redrawn.
   function keepingFocus(list, render) {
     const active = document.activeElement;
     const card = list.contains(active) ? active.closest(".card") : null;
+    const scrolled = active.scrollTop;
     render();
     if (!card) return;
     const what = active.className ? "." + active.className.trim().split(/\s+/).join(".") : active.tagName.toLowerCase();
-    list.querySelector(`.card[data-conversation-id="${card.dataset.conversationId}"] ${what}`)?.focus();
+    const again = list.querySelector(`.card[data-conversation-id="${card.dataset.conversationId}"] ${what}`);
+    if (again) { again.focus(); again.scrollTop = scrolled; }
   }
 
   function renderQueue() {
