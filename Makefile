@@ -52,7 +52,13 @@ lint: $(VENV)/.installed  ## ruff
 typecheck: $(VENV)/.installed  ## mypy on handoff/
 	$(VENV)/bin/mypy handoff
 
-pytest: $(VENV)/.installed model services
+# axe-core for the browser tests' accessibility audits (version pinned in tests/browser/package-lock.json).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+pytest: $(VENV)/.installed model services $(AXE)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	TEST_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

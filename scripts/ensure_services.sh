@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure what the test suite needs outside Python is there: Debian's chromium,
+# Makes sure what the test suite needs outside Python is there: Debian's chromium and npm,
 # and a running PostgreSQL and Redis on 127.0.0.1 (installed and started if missing).
 # Exits non-zero, naming the problem, when one of them cannot be had.
 set -euo pipefail
@@ -14,6 +14,11 @@ apt_install() {
 if ! [ -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium for the browser tests"
   apt_install chromium
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing npm (axe-core for the browser tests' accessibility audits)"
+  apt_install npm
 fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -46,4 +51,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
-echo "services: chromium, PostgreSQL and Redis are ready"
+echo "services: chromium, npm, PostgreSQL and Redis are ready"

@@ -169,78 +169,89 @@
   }
 
   // ---------------------------------------------------------------- styles
+  // Phone width: the panel takes the whole screen and keeps the focus inside it.
+  // In em, so that a user's larger default text size gets the phone layout sooner.
+  const PHONE = "(max-width: 30em)";
+  // Sizes are in em of .root, whose size follows the user's font size (rem) but never
+  // goes below 15px (host pages often shrink their root: `html { font-size: 62.5% }`).
+  // Focus is a two-tone ring (white inside, ink outside): visible on any background,
+  // the brand-coloured header and buttons included. Its rule comes last, so that no
+  // component's own box-shadow hides it.
   const STYLES = `
 :host { all: initial !important; display: block !important; position: fixed !important; z-index: 2147483000 !important;
   right: 0 !important; bottom: 0 !important; width: 0 !important; height: 0 !important; overflow: visible !important;
   visibility: visible !important; opacity: 1 !important; transform: none !important; }
-.root { --brand: ${BRAND_COLOR}; --ink: #1d2327; --muted: #5f6b73; --bg: #fff; --soft: #f1f4f5; --line: #d9dfe2;
-  font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); }
+.root { --brand: ${BRAND_COLOR}; --ink: #1d2327; --muted: #5f6b73; --bg: #fff; --soft: #f1f4f5; --line: #d9dfe2; --field: #767f85;
+  font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: max(15px, .9375rem); color: var(--ink); }
 *, *::before, *::after { box-sizing: border-box; }
 button, input, textarea { font: inherit; color: inherit; }
 button { cursor: pointer; }
-:focus-visible { outline: 3px solid var(--brand); outline-offset: 2px; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .launcher { position: fixed; right: 20px; bottom: 20px; width: 60px; height: 60px; border-radius: 50%; border: 0;
   background: var(--brand); color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.25); display: grid; place-items: center; }
 .launcher svg { width: 28px; height: 28px; fill: currentColor; }
-.badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px; border-radius: 11px;
-  background: #c62828; color: #fff; font-size: 12px; line-height: 22px; font-weight: 700; }
+.badge { position: absolute; top: -4px; right: -4px; min-width: 1.84em; padding: 0 .5em; border-radius: 1em;
+  background: #c62828; color: #fff; font-size: .8em; line-height: 1.84em; font-weight: 700; }
 .badge[hidden] { display: none; }
-.panel { position: fixed; right: 20px; bottom: 92px; width: 370px; height: min(600px, calc(100vh - 112px));
+.panel { position: fixed; right: 20px; bottom: 92px; width: min(24.7em, calc(100vw - 40px)); height: min(40em, calc(100vh - 112px));
   display: flex; flex-direction: column; background: var(--bg); border-radius: 14px; overflow: hidden;
   box-shadow: 0 10px 40px rgba(0,0,0,.28); }
 .panel[hidden] { display: none; }
-header { background: var(--brand); color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 10px; }
-header .who { flex: 1; min-width: 0; }
-header h2 { margin: 0; font-size: 16px; font-weight: 700; }
-header p { margin: 2px 0 0; font-size: 13px; opacity: .92; }
-.icon { background: transparent; border: 0; color: inherit; width: 34px; height: 34px; border-radius: 8px; font-size: 22px; line-height: 1; }
-.notice { margin: 0; padding: 8px 14px; font-size: 12.5px; background: #fff8e1; border-bottom: 1px solid #f0e0a8; }
+header { background: var(--brand); color: #fff; padding: .8em .93em; display: flex; align-items: center; gap: .67em; }
+header .who { flex: 1; min-width: 0; overflow-wrap: anywhere; }
+header h2 { margin: 0; font-size: 1.067em; font-weight: 700; }
+header p { margin: 2px 0 0; font-size: .867em; opacity: .92; }
+.icon { background: transparent; border: 0; color: inherit; width: 1.5em; height: 1.5em; border-radius: 8px; font-size: 1.5em; line-height: 1; flex: none; }
+.notice { margin: 0; padding: .5em .93em; font-size: .833em; background: #fff8e1; border-bottom: 1px solid #f0e0a8; }
 .notice[hidden], .status[hidden], .typing[hidden], .actions[hidden] { display: none; }
-.status { margin: 0; padding: 6px 14px; font-size: 13px; background: var(--soft); border-bottom: 1px solid var(--line); }
-.log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: var(--bg); }
+.status { margin: 0; padding: .4em .93em; font-size: .867em; background: var(--soft); border-bottom: 1px solid var(--line); }
+.log { flex: 1; overflow-y: auto; padding: .8em; display: flex; flex-direction: column; gap: .53em; background: var(--bg); }
 .msg { max-width: 85%; display: flex; flex-direction: column; gap: 2px; }
-.msg .bubble { padding: 8px 11px; border-radius: 14px; background: var(--soft); white-space: pre-wrap; overflow-wrap: anywhere; }
-.msg .meta { font-size: 11.5px; color: var(--muted); display: flex; gap: 6px; }
+.msg .bubble { padding: .53em .73em; border-radius: .93em; background: var(--soft); white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg .meta { font-size: .767em; color: var(--muted); display: flex; gap: 6px; }
 .msg.visitor { align-self: flex-end; align-items: flex-end; }
 .msg.visitor .bubble { background: var(--brand); color: #fff; }
 .msg.visitor .bubble a { color: #fff; }
 .msg.ambassador .bubble, .msg.advisor .bubble { background: #e6f0ff; }
-.msg.pending .bubble { opacity: .65; }
+.msg.pending .bubble { background: #fff; color: var(--ink); border: 1px dashed var(--field); }
 .msg.failed .bubble { outline: 2px solid #c62828; }
 .msg.system { align-self: center; max-width: 95%; text-align: center; }
-.msg.system .bubble { background: transparent; color: var(--muted); font-size: 13px; padding: 2px 6px; }
+.msg.system .bubble { background: transparent; color: var(--muted); font-size: .867em; padding: 2px 6px; }
 .msg.system .meta { justify-content: center; }
-.author { font-size: 12px; font-weight: 600; color: var(--muted); }
+.author { font-size: .8em; font-weight: 600; color: var(--muted); }
 a { color: var(--brand); }
 .chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
-.chip { border: 1px solid var(--brand); color: var(--brand); background: #fff; border-radius: 16px; padding: 5px 12px; font-size: 13.5px; }
+.chip { border: 1px solid var(--brand); color: var(--brand); background: #fff; border-radius: 1.2em; padding: .37em .89em; font-size: .9em; }
 .chip:hover { background: var(--soft); }
-.card { align-self: stretch; border: 1px solid var(--line); border-radius: 12px; padding: 12px; background: #fafbfb;
-  display: flex; flex-direction: column; gap: 8px; }
+.card { align-self: stretch; border: 1px solid var(--line); border-radius: .8em; padding: .8em; background: #fafbfb;
+  display: flex; flex-direction: column; gap: .53em; }
 .card p { margin: 0; }
-.card label { font-size: 13px; font-weight: 600; display: flex; flex-direction: column; gap: 3px; }
-.card input[type=email], .card textarea { border: 1px solid var(--line); border-radius: 8px; padding: 7px 9px; background: #fff; width: 100%; }
-.card .error { color: #c62828; font-size: 13px; }
-.primary { background: var(--brand); color: #fff; border: 0; border-radius: 8px; padding: 8px 14px; font-weight: 600; }
+.card label { font-size: .867em; font-weight: 600; display: flex; flex-direction: column; gap: 3px; }
+.card input[type=email], .card textarea { border: 1px solid var(--field); border-radius: 8px; padding: .47em .6em; background: #fff; width: 100%; }
+.card .error { color: #c62828; font-size: .867em; }
+.primary { background: var(--brand); color: #fff; border: 0; border-radius: 8px; padding: .53em .93em; font-weight: 600; }
 .primary:disabled { opacity: .5; cursor: default; }
-.stars { display: flex; flex-direction: row-reverse; justify-content: flex-end; gap: 2px; border: 0; padding: 0; margin: 0; }
+.stars { display: flex; gap: 2px; border: 0; padding: 0; margin: 0; }
 .stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
-.stars label { font-size: 28px; color: #c9cfd3; cursor: pointer; line-height: 1; }
-.stars input:checked ~ label, .stars label:hover, .stars label:hover ~ label { color: #f5a623; }
-.stars input:focus-visible + label { outline: 3px solid var(--brand); border-radius: 4px; }
-.typing { padding: 0 14px 6px; font-size: 12.5px; color: var(--muted); font-style: italic; }
-.actions { display: flex; flex-wrap: wrap; gap: 6px; padding: 8px 12px 0; border-top: 1px solid var(--line); }
-form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: flex-end; }
-.compose textarea { flex: 1; resize: none; border: 1px solid var(--line); border-radius: 10px; padding: 9px 11px; max-height: 120px; min-height: 42px; background: #fff; }
-.compose button { width: 42px; height: 42px; border-radius: 50%; border: 0; background: var(--brand); color: #fff; display: grid; place-items: center; }
-.compose svg { width: 20px; height: 20px; fill: currentColor; }
-.conn { margin: 0; padding: 5px 14px; font-size: 12.5px; background: #fdecea; color: #8a1c1c; }
+.stars label { font-size: 1.867em; color: var(--field); cursor: pointer; line-height: 1; border-radius: 4px; }
+.stars:has(:checked) label { color: #a65c00; }
+.stars :checked + label ~ label { color: var(--field); }
+.stars:has(label:hover) label { color: #a65c00; }
+.stars label:hover ~ label { color: var(--field); }
+.typing { padding: 0 .93em .4em; font-size: .833em; color: var(--muted); font-style: italic; }
+.actions { display: flex; flex-wrap: wrap; gap: 6px; padding: .53em .8em 0; border-top: 1px solid var(--line); }
+form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items: flex-end; }
+.compose textarea { flex: 1; min-width: 0; resize: none; border: 1px solid var(--field); border-radius: .67em; padding: .6em .73em; max-height: 8em; min-height: 2.8em; background: #fff; }
+.compose button { width: 2.8em; height: 2.8em; flex: none; border-radius: 50%; border: 0; background: var(--brand); color: #fff; display: grid; place-items: center; }
+.compose svg { width: 1.33em; height: 1.33em; fill: currentColor; }
+.conn { margin: 0; padding: .33em .93em; font-size: .833em; background: #fdecea; color: #8a1c1c; }
 .conn[hidden] { display: none; }
-@media (max-width: 480px) {
+@media ${PHONE} {
   .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; height: 100dvh; border-radius: 0; }
   .launcher.is-open { display: none; }
 }
+:focus-visible, .stars input:focus-visible + label { outline: 3px solid var(--ink); outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }
+.log:focus-visible { outline-offset: -3px; box-shadow: none; }
 @media (prefers-reduced-motion: no-preference) { .panel { animation: pop .16s ease-out; } }
 @keyframes pop { from { transform: translateY(12px); opacity: 0; } }
 `;
@@ -281,8 +292,9 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
   ui.input = el("textarea", { id: "relais-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), autocomplete: "off" });
   ui.sendBtn = el("button", { type: "submit", "aria-label": t("send") }, svg(ICON_SEND));
   ui.form = el("form", { class: "compose" }, el("label", { class: "sr", for: "relais-input", text: t("inputLabel") }), ui.input, ui.sendBtn);
-  ui.panel = el("section", { class: "panel", id: "relais-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "relais-title", hidden: true, lang: LANG },
-    el("header", {}, el("div", { class: "who" }, ui.title, ui.subtitle), ui.closeBtn),
+  ui.panel = el("section", { class: "panel", id: "relais-panel", role: "dialog", "aria-labelledby": "relais-title", hidden: true, lang: LANG },
+    // role=none: the panel's header is not a second banner landmark on the host page.
+    el("header", { role: "none" }, el("div", { class: "who" }, ui.title, ui.subtitle), ui.closeBtn),
     ui.notice, ui.status, ui.conn, ui.log, ui.typing, ui.actions, ui.form);
   const root = el("div", { class: "root", lang: LANG }, ui.launcher, ui.panel);
   shadow.append(style, root);
@@ -305,7 +317,19 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
       ui.launcher.focus();
     }
   }
-  ui.panel.addEventListener("keydown", (e) => { if (e.key === "Escape") toggle(false); });
+  // Full screen on a phone, the panel is modal: Tab and Shift+Tab cycle inside it.
+  const phone = window.matchMedia(PHONE);
+  const setModal = () => ui.panel.setAttribute("aria-modal", String(phone.matches));
+  setModal();
+  phone.addEventListener("change", setModal);
+  ui.panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") return toggle(false);
+    if (e.key !== "Tab" || !phone.matches) return;
+    const items = [...ui.panel.querySelectorAll("button, a[href], input, textarea, [tabindex='0']")]
+      .filter((n) => !n.disabled && n.getClientRects().length);
+    const edge = e.shiftKey ? items[0] : items[items.length - 1];
+    if (shadow.activeElement === edge) { e.preventDefault(); (e.shiftKey ? items[items.length - 1] : items[0]).focus(); }
+  });
 
   function renderBadge() {
     ui.badge.hidden = state.unread === 0;
@@ -451,7 +475,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     const row = [];
     if (enough("ambassador")) row.push(el("button", { class: "chip", type: "button", "data-action": "talk-community", text: t("talkCommunity"), onclick: () => askForHuman("ambassador") }));
     if (enough("advisor")) row.push(el("button", { class: "chip", type: "button", "data-action": "talk-person", text: t("talkPerson"), onclick: () => askForHuman("advisor") }));
-    if (!row.length) row.push(el("button", { class: "chip", type: "button", "data-action": "leave-message", text: t("leaveMessage"), onclick: () => { state.showOffline = true; renderTrailing(); } }));
+    if (!row.length) row.push(el("button", { class: "chip", type: "button", "data-action": "leave-message", text: t("leaveMessage"), onclick: () => { state.showOffline = true; renderTrailing(); ui.log.querySelector("[data-kind=offline] input").focus(); } }));
     return row;
   }
 
@@ -526,8 +550,7 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
   function ratingCard() {
     const name = "relais-rating";
     const stars = el("fieldset", { class: "stars" }, el("legend", { class: "sr", text: t("rateTitle") }));
-    // row-reverse so that CSS "~" can colour the stars before the hovered one.
-    for (let n = 5; n >= 1; n--) {
+    for (let n = 1; n <= 5; n++) {
       const id = `relais-star-${n}`;
       stars.append(el("input", { type: "radio", name, id, value: String(n) }), el("label", { for: id, "aria-label": t("stars", { n }), title: t("stars", { n }), text: "★" }));
     }
@@ -663,6 +686,8 @@ form.compose { display: flex; gap: 8px; padding: 10px 12px 12px; align-items: fl
     } catch (err) {
       if (err.status === 409) await catchUp().catch(() => {});
     }
+    // The button that was pressed is gone with the re-render: the focus goes back to the input.
+    if (!shadow.activeElement && !ui.panel.hidden) ui.input.focus();
   }
 
   async function refreshAvailability() {

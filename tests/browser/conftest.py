@@ -7,7 +7,8 @@
 - `browser`: Debian's /usr/bin/chromium launched by Playwright with the settings
   verified in BROWSER_TESTS.md (never a downloaded browser).
 - helpers to open the demo shop with the widget and to log an agent into the
-  console, and `shot()` which writes screenshots under reports/screenshots/.
+  console, and `shot_path()` for screenshots under reports/screenshots/.
+  The accessibility checks (axe-core, focus, motion, text size) are in a11y.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, async_p
 from handoff.app import create_app
 from handoff.config import RoutingSettings, Settings
 from handoff.domain import AgentRole
+from tests.browser.a11y import DESKTOP
 from tests.support.service import (
     PASSWORD,
     REAL_BOT_TIMEOUT_SECONDS,
@@ -117,7 +119,7 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 
 async def new_context(browser: Browser, **options: Any) -> BrowserContext:
-    options.setdefault("viewport", {"width": 1280, "height": 860})
+    options.setdefault("viewport", DESKTOP)
     options.setdefault("reduced_motion", "reduce")  # no opening animation in screenshots
     return await browser.new_context(**options)
 

@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
+from tests.browser.a11y import audit
 from tests.browser.conftest import BrowserService, console_login, make_agent, new_context, shot_path
 from tests.support.service import PASSWORD
 
@@ -46,19 +47,23 @@ async def test_console_follows_the_browser_language_and_can_switch(service: Brow
     page = await context.new_page()
     await page.goto(service.url + "/console")
     await expect(page.locator("#login-form button[type=submit]")).to_have_text("Se connecter")
+    await audit(page, "console login, French")
     await page.locator("#login-username").fill("flore")
     await page.locator("#login-password").fill("wrong password")
     await page.locator("#login-form button[type=submit]").click()
     await expect(page.locator("#login-error")).to_have_text("Identifiant ou mot de passe incorrect.")
+    await audit(page, "console login error, French")
     await page.locator("#login-password").fill(PASSWORD)
     await page.locator("#login-form button[type=submit]").click()
     await expect(page.locator("#offers-title")).to_have_text("Demandes entrantes")
     await expect(page.locator("#presence")).to_contain_text("En ligne")
     await expect(page.locator("#presence input[value=offline]")).to_be_checked()
+    await audit(page, "console, French, offline")
 
     await page.locator("#app-view .lang-select").select_option("en")
     await expect(page.locator("#offers-title")).to_have_text("Incoming")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await audit(page, "console, switched to English")
     # The token lives in sessionStorage: a reload keeps the session and the choice of language.
     await page.reload()
     await expect(page.locator("#app-view")).to_be_visible()
@@ -76,6 +81,7 @@ async def test_supervision_transfer_takeover_and_unread_counts(service: BrowserS
     await expect(advisor.locator("#supervision-section")).to_be_visible()
     await expect(ambassador.locator("#supervision-section")).to_be_hidden()
     await expect(advisor.locator("#team .member")).to_have_count(2)
+    await audit(advisor, "console, advisor with supervision")
 
     first = await visitor_asks_for(service, "ambassador", "https://shop.example/en/awnings")
     first_id = first["conversation_id"]
@@ -88,6 +94,7 @@ async def test_supervision_transfer_takeover_and_unread_counts(service: BrowserS
     await live.get_by_role("button", name="View").click()
     await expect(advisor.locator("#chat-readonly")).to_contain_text("Supervision: read-only.")
     await expect(advisor.locator("#composer")).to_be_hidden()
+    await audit(advisor, "console, supervision read-only")
     await visitor_writes(service, first, "Is the awning easy to fit?")
     await expect(advisor.locator("#chat-log .msg.visitor").last).to_have_text(re.compile("Is the awning easy to fit"))
     await expect(ambassador.locator("#chat-log .msg.visitor").last).to_have_text(re.compile("Is the awning easy to fit"))
@@ -99,6 +106,7 @@ async def test_supervision_transfer_takeover_and_unread_counts(service: BrowserS
     await expect(tab(ambassador, first_id)).to_have_count(0)
     offer = card(advisor, "offers", first_id)
     await expect(offer).to_contain_text("note: Asks about an order, not product advice")
+    await audit(advisor, "console, transferred offer with a note")
     await offer.get_by_role("button", name="Accept").click()
     await expect(tab(advisor, first_id)).to_have_attribute("aria-selected", "true")
     await expect(advisor.locator("#composer")).to_be_visible()
@@ -113,11 +121,13 @@ async def test_supervision_transfer_takeover_and_unread_counts(service: BrowserS
     await takeover.get_by_role("button", name="Take over").click()
     await expect(tab(advisor, second_id)).to_have_attribute("aria-selected", "true")
     await expect(ambassador.locator("#chat-readonly")).to_contain_text("no longer yours (taken_over)")
+    await audit(ambassador, "console, chat taken over")
 
     # Unread count on the tab that is not in front, cleared when opened.
     await visitor_writes(service, first, "Hello? My order number is 1234")
     await expect(tab(advisor, first_id).locator(".unread")).to_have_text("1")
     await expect(advisor).to_have_title(re.compile(r"^(\(1\)|●)"))
+    await audit(advisor, "console, unread count")
     await advisor.screenshot(path=shot_path("console-supervision"))
     await tab(advisor, first_id).click()
     await expect(tab(advisor, first_id).locator(".unread")).to_have_count(0)
@@ -137,6 +147,7 @@ async def test_manual_mode_waiting_queue_is_claimed_from_the_console(service: Br
     await expect(entry).to_be_visible()
     await expect(entry.locator(".page")).to_contain_text("https://shop.example/en/bike-racks")
     await expect(entry.locator(".facts")).to_contain_text("waited")
+    await audit(console, "console, manual-pick queue")
     await expect(console.locator("#offers .card")).to_have_count(0)
     await entry.get_by_role("button", name="Take").click()
     await expect(tab(console, visitor["conversation_id"])).to_have_attribute("aria-selected", "true")

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.browser.a11y import audit
 from tests.browser.conftest import (
     BrowserService,
     advisor_transcript,
@@ -32,16 +33,19 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     agent_context = await new_context(browser, locale="en-GB")
     console = await console_login(agent_context, service, "amelie")
     await expect(console.locator("#team .member").filter(has_text="Amelie")).to_be_visible()
+    await audit(console, "console, online")
 
     # The visitor browses a product page and opens the widget.
     visitor_context = await new_context(browser, locale="en-GB")
     shop = await visitor_context.new_page()
     product_url = service.url + "/demo/awning-fiamma-f45.html"
     await shop.goto(product_url)
+    await audit(shop, "product page, widget closed")
     root = await open_widget(shop)
     await expect(root.locator("header .subtitle")).to_have_text("Virtual assistant")
     # Enough ambassadors are online: the community is offered.
     await expect(root.get_by_role("button", name="Talk to the community")).to_be_visible()
+    await audit(shop, "widget open")
 
     # A routine question: the bot answers, with a clickable link built safely.
     await visitor_says(root, "how long does shipping take?")
@@ -52,12 +56,14 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await expect(link).to_have_attribute("target", "_blank")
     await expect(link).to_have_attribute("rel", re.compile("noopener"))
     await expect(root.locator(".msg.bot[data-seq] time").first).to_have_text(re.compile(r"\d\d:\d\d"))
+    await audit(shop, "widget, bot answer with a link")
 
     # Product advice: the bot escalates to the community.
     await visitor_says(root, "I need advice on which awning to choose for my van")
     await expect(root.locator(".msg.system", has_text="number 1 in line")).to_be_visible()
     await expect(root.locator(".status")).to_have_text("You are number 1 in line.")
     await expect(root.locator("header .subtitle")).to_have_text("Finding someone for you…")
+    await audit(shop, "widget, waiting in line")
     conversation_id = (await widget_state(shop, service))["conversationId"]
 
     # The console gets the offer with its context, before accepting.
@@ -72,6 +78,7 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await expect(preview).to_contain_text("how long does shipping take?")
     await expect(preview).to_contain_text(re.compile(r"Bot: .*(deliver|shipping)", re.I))
     await expect(preview).to_contain_text("which awning to choose")
+    await audit(console, "console, offer")
     await console.screenshot(path=shot_path("console-offer"))
 
     await offer.get_by_role("button", name="Accept").click()
@@ -81,11 +88,13 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await expect(log.locator(".msg.bot").first).to_be_visible()  # the bot part of the transcript
     await expect(log.locator(".msg.visitor").first).to_have_text(re.compile("how long does shipping take"))
     await expect(console.locator("#chat-page")).to_have_text(product_url)
+    await audit(console, "console, chat")
 
     # The visitor sees who answers, with the community disclosure.
     await expect(root.locator("header .subtitle")).to_have_text("Amelie · community member")
     await expect(root.locator(".notice")).to_contain_text("not employees of Évasion Van")
     await expect(root.locator(".status")).to_be_hidden()
+    await audit(shop, "widget, a community member answers")
 
     # Typing indicators both ways.
     await console.locator("#composer-input").press_sequentially("Hel")
@@ -114,6 +123,8 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await shop.evaluate("() => { location.hash = 'reviews'; }")
     await expect(console.locator("#chat-page")).to_have_text(product_url + "#reviews")
 
+    await audit(shop, "widget, conversation")
+    await audit(console, "console, conversation")
     await shop.screenshot(path=shot_path("widget"))
     await console.screenshot(path=shot_path("console"))
 
@@ -124,10 +135,12 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     rating = root.locator("form[data-kind=rating]")
     await expect(rating).to_be_visible()
     await expect(root.locator("header .subtitle")).to_have_text("Virtual assistant")
+    await audit(shop, "widget, rating")
     await rating.locator("label[for=relais-star-4]").click()
     await rating.locator("textarea[name=comment]").fill("Very helpful, thanks Amelie")
     await rating.get_by_role("button", name="Send my rating").click()
     await expect(root.get_by_text("Thank you for your feedback!")).to_be_visible()
+    await audit(shop, "widget, rated")
     await shop.screenshot(path=shot_path("widget-rated"))
 
     # The store has everything, in order.

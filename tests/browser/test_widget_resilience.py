@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Dialog, Locator, Page, WebSocketRoute, expect
 
+from tests.browser.a11y import PHONE, audit
 from tests.browser.conftest import (
     BrowserService,
     console_login,
@@ -111,6 +112,7 @@ async def test_hostile_host_css_cannot_hide_or_break_the_widget(service: Browser
     await visitor_says(root, "how long does shipping take?")
     await expect(root.locator(".msg.bot[data-seq]").first).to_contain_text(re.compile(r"deliver|shipping", re.I))
     await expect(root.locator(".conn")).to_be_hidden()  # the live socket works from this page too
+    await audit(page, "widget on a hostile host page", page_rules=False)  # the host hides its own h1 and main
     await page.screenshot(path=shot_path("widget-hostile-css"))
 
     # And the widget leaves the host page alone: one element added, no global style.
@@ -147,6 +149,8 @@ async def test_markup_in_messages_is_shown_as_text_and_never_runs(service: Brows
     await console.locator("#composer-input").fill("Echo: " + XSS)
     await console.locator("#composer-input").press("Enter")
     await expect(root.locator(".msg.ambassador .bubble").last).to_have_text("Echo: " + XSS)
+    await audit(shop, "widget, markup shown as text")
+    await audit(console, "console, markup shown as text")
 
     for page in (shop, console):
         assert await page.locator("img[src=x]").count() == 0
@@ -175,6 +179,7 @@ async def test_a_reload_keeps_the_conversation_and_navigation_updates_the_page(
     await expect(root.locator(".msg.visitor[data-seq] .bubble").first).to_have_text("how long does shipping take?")
     await expect(root.locator(".msg.bot[data-seq]").first).to_contain_text(re.compile(r"deliver|shipping", re.I))
     await expect(root.locator("textarea#relais-input")).to_have_value("a draft I have not sent")
+    await audit(page, "widget after a reload, with a draft")
     after = await widget_state(page, service)
     assert after["conversationId"] == before["conversationId"]
     assert after["visitorId"] == before["visitorId"]
@@ -215,6 +220,7 @@ async def test_a_network_drop_loses_nothing_either_way(service: BrowserService, 
     await visitor_says(root, "Typed while offline")
     pending = root.locator(".msg.visitor.pending")
     await expect(pending).to_have_text(re.compile("Typed while offline.*Sending…"))
+    await audit(page, "widget offline, a message pending")
     await page.screenshot(path=shot_path("widget-offline"))
 
     await context.set_offline(False)
@@ -240,6 +246,7 @@ async def test_a_network_drop_loses_nothing_either_way(service: BrowserService, 
     launcher = root.locator("button.launcher")
     await expect(launcher.locator(".badge")).to_have_text("1")
     await expect(launcher).to_have_attribute("aria-label", "Open the chat — 1 new messages")
+    await audit(page, "launcher with an unread badge")
     await page.reload()  # the history shown again after a reload is not "new"
     await expect(launcher.locator(".badge")).to_be_hidden()
     await launcher.click()
@@ -269,6 +276,7 @@ async def test_without_websocket_the_widget_polls_and_still_gets_everything(
     await expect(root.locator(".msg.ambassador")).to_contain_text("over plain HTTP polling")
     await visitor_says(root, "Got it")
     await expect(root.locator(".msg.visitor[data-seq] .bubble").last).to_have_text("Got it")
+    await audit(page, "widget polling, connection notice")
     assert refused  # the widget did try the socket first
     await context.close()
 
@@ -297,10 +305,12 @@ async def test_french_page_offline_form_then_the_community_when_available(
     await form.get_by_label("Votre question").fill("Avez-vous le store F45 en 4 m ?")
     await form.get_by_role("button", name="Envoyer mon message").click()
     await expect(form.locator(".error")).to_have_text("Veuillez saisir une adresse e-mail valide.")
+    await audit(page, "offline form with an error, French")
     await form.get_by_label("Votre e-mail").fill("camille@example.org")
     await form.get_by_role("button", name="Envoyer mon message").click()
     await expect(root.locator(".msg.system", has_text="camille@example.org")).to_contain_text("Merci")
     await expect(form).to_have_count(0)
+    await audit(page, "offline message sent, French")
 
     # An ambassador comes online: reopening the widget offers the community.
     await make_agent(service, "dora")
@@ -313,7 +323,7 @@ async def test_french_page_offline_form_then_the_community_when_available(
 
 
 async def test_keyboard_and_phone_width(service: BrowserService, browser: Browser) -> None:
-    context = await new_context(browser, viewport={"width": 375, "height": 740}, has_touch=True, reduced_motion="reduce")
+    context = await new_context(browser, viewport=PHONE, has_touch=True, reduced_motion="reduce")
     page = await context.new_page()
     await page.goto(service.url + "/")
     root = widget(page)
@@ -326,10 +336,11 @@ async def test_keyboard_and_phone_width(service: BrowserService, browser: Browse
     await expect(root.locator("textarea#relais-input")).to_be_focused()
     await expect(root.get_by_label("Your message")).to_be_visible()
     box = await panel.bounding_box()
-    assert box and {k: round(v) for k, v in box.items()} == {"x": 0, "y": 0, "width": 375, "height": 740}  # full screen
+    assert box and {k: round(v) for k, v in box.items()} == {"x": 0, "y": 0, **PHONE}  # full screen
     await page.keyboard.type("how long does shipping take?")
     await page.keyboard.press("Enter")
     await expect(root.locator(".msg.bot[data-seq]").first).to_contain_text(re.compile(r"deliver|shipping", re.I))
+    await audit(page, "widget at phone width, bot answer")
     await page.screenshot(path=shot_path("widget-phone"))
     await page.keyboard.press("Escape")
     await expect(panel).to_be_hidden()
@@ -351,9 +362,12 @@ async def test_when_the_bot_is_down_the_widget_offers_a_person(service: BrowserS
     await expect(notice).to_be_visible()
     # The message carries data.offer_handoff: an offer card right below it.
     offer_card = root.locator(".card[data-trailing]")
+    await expect(offer_card).to_be_visible()
+    await audit(page, "widget, bot down, offer of a person")
     await offer_card.get_by_role("button", name="Talk to the community").click()
     await expect(root.locator(".msg.system", has_text="number 1 in line")).to_be_visible()
     await expect(root.locator(".status")).to_have_text("You are number 1 in line.")
+    await audit(page, "widget, bot down, waiting in line")
     await expect(offer_card).to_have_count(0)
     await context.close()
 
@@ -365,7 +379,8 @@ async def test_the_page_can_ask_for_more_available_people_than_the_server(
     await make_agent(service, "jules")
     await service.go_online("ines")
     service.host_pages["strict.html"] = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title></head><body>'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title></head>'
+        "<body><main><h1>Strict</h1></main>"
         '<script src="/widget/relais-widget.js" data-brand="Évasion Van" data-min-available="ambassador:2"></script>'
         "</body></html>"
     )
@@ -376,6 +391,7 @@ async def test_the_page_can_ask_for_more_available_people_than_the_server(
     # One ambassador online is enough for the server (min_available 1), not for this page.
     await expect(root.get_by_role("button", name="Leave us a message")).to_be_visible()
     await expect(root.get_by_role("button", name="Talk to the community")).to_have_count(0)
+    await audit(page, "widget, not enough people for this page")
     await service.go_online("jules")
     await root.get_by_role("button", name="Close the chat").first.click()
     await root.get_by_role("button", name="Open the chat").click()

@@ -368,7 +368,8 @@
   }
 
   function previewList(messages) {
-    const list = el("ol", { class: "preview", "aria-label": t("preview") });
+    // Focusable: it scrolls, and a keyboard user must be able to scroll it (WCAG 2.1.1).
+    const list = el("ol", { class: "preview", "aria-label": t("preview"), tabindex: "0" });
     for (const m of messages || []) {
       list.append(el("li", { class: `p-${m.sender_kind}` }, el("b", { text: senderLabel(m) + t("colon") }), linkify(m.text)));
     }
@@ -400,10 +401,25 @@
 
   function renderOffers() {
     const list = $("offers");
-    list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
+    keepingFocus(list, () => {
+      list.replaceChildren(...[...state.offers.values()].map(({ offer, receivedAt }) => entryCard(offer, receivedAt, "offer")));
+      scrollPreviews(list);
+    });
     $("offers-empty").hidden = state.offers.size > 0;
-    scrollPreviews(list);
     tickCountdowns();
+  }
+
+  // A keyboard user on a card's button or preview keeps the focus (and the preview its
+  // scroll position) when the list is redrawn.
+  function keepingFocus(list, render) {
+    const active = document.activeElement;
+    const card = list.contains(active) ? active.closest(".card") : null;
+    const scrolled = active.scrollTop;
+    render();
+    if (!card) return;
+    const what = active.className ? "." + active.className.trim().split(/\s+/).join(".") : active.tagName.toLowerCase();
+    const again = list.querySelector(`.card[data-conversation-id="${card.dataset.conversationId}"] ${what}`);
+    if (again) { again.focus(); again.scrollTop = scrolled; }
   }
 
   function renderQueue() {
@@ -443,6 +459,7 @@
       const body = await api("POST", `/api/conversations/${id}/accept`);
       state.offers.delete(id);
       onAssigned(body.conversation, true);
+      $("composer-input").focus(); // the card (and the button that had the focus) is gone
     } catch (err) {
       state.offers.delete(id);
       toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
@@ -453,6 +470,7 @@
   async function decline(id) {
     state.offers.delete(id);
     renderOffers();
+    ($("offers").querySelector("button.accept") || $("chat-view")).focus(); // not lost with the card
     try { await api("POST", `/api/conversations/${id}/decline`); } catch { /* it expires anyway */ }
   }
 
@@ -460,6 +478,7 @@
     try {
       const body = await api("POST", `/api/conversations/${id}/claim`);
       onAssigned(body.conversation, true);
+      $("composer-input").focus();
     } catch (err) {
       toast(err.status === 409 ? t("offerGone") : t("error", { m: err.message }));
     }
@@ -584,6 +603,15 @@
     if (c.page_url && /^https?:/i.test(c.page_url)) page.href = c.page_url; else page.removeAttribute("href");
     $("chat-facts").textContent = [t("lang", { l: (c.language || "?").toUpperCase() }), c.skill ? t("topic", { s: c.skill }) : t("noTopic"), c.pool].filter(Boolean).join(" · ");
   }
+
+  // Zooming or turning a phone changes the layout (one column or two): a transcript
+  // that showed its latest message keeps showing it.
+  let logAtEnd = true;
+  $("chat-log").addEventListener("scroll", () => {
+    const log = $("chat-log");
+    logAtEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+  new ResizeObserver(() => { if (logAtEnd) $("chat-log").scrollTop = $("chat-log").scrollHeight; }).observe($("chat-log"));
 
   function renderChat() {
     const chat = state.chats.get(state.selected);
@@ -735,6 +763,7 @@
       await api("POST", `/api/conversations/${id}/transfer`, body);
       $("transfer-note").value = "";
       closeTab(id);
+      $("chat-view").focus();
     } catch (err) { $("tool-error").textContent = t("error", { m: err.message }); }
   });
 
