@@ -4,6 +4,7 @@ asyncio client sometimes does), and a failing step does not end the loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from handoff.background import Loop
 
@@ -16,10 +17,8 @@ async def test_a_loop_whose_step_swallows_cancellation_still_stops() -> None:
         nonlocal steps
         steps += 1
         entered.set()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed, as a buggy client library would
             await asyncio.sleep(0.05)
-        except asyncio.CancelledError:
-            pass  # swallowed, as a buggy client library would
 
     loop = Loop("stubborn", stubborn, interval=0.01)
     loop.start()
