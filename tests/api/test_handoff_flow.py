@@ -14,7 +14,7 @@ import pytest
 
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
-from tests.support.service import RunningService, ServiceFactory, add_agent, wait_for
+from tests.support.service import RunningService, ServiceFactory, add_agent, agent_socket
 
 
 async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: ServiceFactory) -> None:
@@ -131,34 +131,30 @@ async def test_decline_and_timeout_pass_the_offer_on(service_factory: ServiceFac
     service = await service_factory(routing=RoutingSettings(offer_timeout_seconds=0.5, sweep_interval_seconds=0.1))
     await add_agent(service.settings, "ann")
     await add_agent(service.settings, "bob")
-    ann, bob = await service.go_online("ann"), await service.go_online("bob")
+    tokens = {"ann": await service.go_online("ann"), "bob": await service.go_online("bob")}
+    # Offers last half a second: read them as they are pushed, not by polling.
+    sockets = {name: await agent_socket(service, token) for name, token in tokens.items()}
     conversation = await service.start_conversation()
     cid = conversation["conversation_id"]
     await service.ask_human(conversation)
 
-    tokens = {"ann": ann, "bob": bob}
-    first_name = ""
-
-    async def someone_offered() -> bool:
-        nonlocal first_name
-        for name, token in tokens.items():
-            if any(o["conversation_id"] == cid for o in await service.offers(token)):
-                first_name = name
-        return bool(first_name)
-
-    await wait_for(someone_offered)
+    waiting = {asyncio.ensure_future(sockets[name].next_of("offer")): name for name in tokens}
+    done, others = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    for other in others:
+        other.cancel()
+    first_name = waiting[done.pop()]
     second_name = "bob" if first_name == "ann" else "ann"
     status, _ = await service.call("POST", f"/api/conversations/{cid}/decline", token=tokens[first_name])
     assert status == 200
-    await service.await_offer(tokens[second_name], cid)
+    offer = await sockets[second_name].next_of("offer")
+    assert offer["offer"]["conversation_id"] == cid
     # Nobody answers: the offer times out and stays with nobody who declined.
-
-    async def offer_withdrawn() -> bool:
-        return not await service.offers(tokens[second_name])
-
-    await wait_for(offer_withdrawn)
+    await sockets[second_name].next_of("offer_revoked", conversation_id=cid, reason="timeout")
     status, late = await service.call("POST", f"/api/conversations/{cid}/accept", token=tokens[second_name])
     assert status == 409, late
+    assert await service.offers(tokens[first_name]) == [] and await service.offers(tokens[second_name]) == []
+    for socket in sockets.values():
+        await socket.close()
 
 
 async def test_manual_mode_first_claim_wins(service_factory: ServiceFactory) -> None:
