@@ -90,13 +90,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
 
 
-async def _sweep_forever(handoffs: HandoffCoordinator, interval: float) -> None:
-    while True:
+SWEEPER_STOP_SECONDS = 10.0
+
+
+async def _sweep_until(stop: asyncio.Event, handoffs: HandoffCoordinator, interval: float) -> None:
+    while not stop.is_set():
         try:
             await handoffs.sweep()
         except Exception:  # one bad sweep must not stop the timers for good
             log.exception("routing sweep failed")
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -108,13 +112,17 @@ def create_app(settings: Settings) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings) as services:
             app[SERVICES] = services
+            stop = asyncio.Event()
             sweeper = asyncio.create_task(
-                _sweep_forever(services.handoffs, settings.routing.sweep_interval_seconds), name="relais-sweeper"
+                _sweep_until(stop, services.handoffs, settings.routing.sweep_interval_seconds), name="relais-sweeper"
             )
             yield
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            # Let a sweep in progress finish its units of work rather than cancel one mid-transaction.
+            stop.set()
+            try:
+                await asyncio.wait_for(sweeper, SWEEPER_STOP_SECONDS)
+            except TimeoutError:
+                log.warning("the routing sweeper did not stop within %s s", SWEEPER_STOP_SECONDS)
 
     app.cleanup_ctx.append(lifecycle)
     return app
