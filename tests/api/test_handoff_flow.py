@@ -188,6 +188,7 @@ async def test_an_offer_nobody_answers_times_out_passes_on_and_goes_round_again(
     # the one who passed longest ago.
     assert events[:5] == [("offered", first), ("timed_out", first), ("offered", second), ("timed_out", second),
                           ("offered", first)]
+
     async def someone_accepts() -> bool:
         for token in tokens.values():
             status, _ = await service.call("POST", f"/api/conversations/{cid}/accept", token=token)
@@ -198,6 +199,8 @@ async def test_an_offer_nobody_answers_times_out_passes_on_and_goes_round_again(
     await wait_for(someone_accepts)
     _, done = await service.call("GET", f"/api/conversations/{cid}/transcript", token=vic)
     assert done["conversation"]["status"] == "assigned"
+
+
 async def test_manual_mode_first_claim_wins(service_factory: ServiceFactory) -> None:
     routing = RoutingSettings(modes={Pool.AMBASSADOR: "manual", Pool.ADVISOR: "auto"}, sweep_interval_seconds=0.1)
     service = await service_factory(routing=routing)
