@@ -61,18 +61,23 @@ class Loop:
             await self._pause(self._stopping, self._interval)
 
     async def stop(self) -> None:
-        task, timeout = self._task, STOP_TIMEOUT_SECONDS
-        if task is None:
-            return
-        self._stopping.set()
+        if self._task is not None:
+            self._stopping.set()
+            await finish(self._task)
+
+
+async def finish(task: asyncio.Task[None]) -> None:
+    """Wait for a task told to stop (by a flag it checks); cancel it as a last resort;
+    never wait more than twice `STOP_TIMEOUT_SECONDS`."""
+    timeout = STOP_TIMEOUT_SECONDS
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
         done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            log.warning("%s did not stop within %.0f s; left behind", self.name, 2 * timeout)
-            return
-        with contextlib.suppress(asyncio.CancelledError):
-            exception = task.exception()
-            if exception is not None:
-                log.error("%s ended with %r", self.name, exception)
+    if not done:
+        log.warning("%s did not stop within %.0f s; left behind", task.get_name(), 2 * timeout)
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        exception = task.exception()
+        if exception is not None:
+            log.error("%s ended with %r", task.get_name(), exception)

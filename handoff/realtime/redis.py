@@ -9,13 +9,13 @@ reads the store cannot miss an event committed in between.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from handoff.background import finish
 from handoff.events import event_from_json
 from handoff.realtime.bus import Event, EventBus, Subscription
 from handoff.realtime.fanout import Fanout
@@ -30,6 +30,7 @@ class RedisBus(EventBus):
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._fanout = Fanout(on_first=self._redis_subscribe, on_last=self._redis_unsubscribe)
@@ -43,10 +44,11 @@ class RedisBus(EventBus):
         self._listener = asyncio.create_task(self._listen(), name="relais-redis-bus")
 
     async def close(self) -> None:
+        # A flag, not only a cancellation: redis-py may swallow the CancelledError of a
+        # read, and the loop then notices the flag within its 1-s read timeout.
+        self._closing = True
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await finish(self._listener)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._redis is not None:
@@ -78,7 +80,7 @@ class RedisBus(EventBus):
             await self._pubsub.unsubscribe(self._prefix + channel)
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
