@@ -53,6 +53,7 @@ from tests.support.backends import BackendMaker
 
 T = TypeVar("T")
 T0 = 1_000_000.0
+FIRED_BY_TIMERS = (out.OfferExpired, out.AgentTimedOut, out.Overflowed, out.Requeued, out.WaitedTooLong)
 
 class RouterMachine(RuleBasedStateMachine):
     maker: BackendMaker
@@ -113,7 +114,8 @@ class RouterMachine(RuleBasedStateMachine):
 
     # --- outcomes ----------------------------------------------------------------------
 
-    def observe(self, outcomes: list[out.Outcome], before: RoutingState, *, dispatched: bool) -> None:
+    def observe(self, outcomes: list[out.Outcome], before: RoutingState, *, dispatched: bool,
+                ordered: bool = True) -> None:
         tickets_before = {t.conversation_id: t for t in before.tickets}
         requeued: list[str] = []
         for outcome in outcomes:
@@ -148,8 +150,9 @@ class RouterMachine(RuleBasedStateMachine):
         if dispatched:
             self.settled = True
             offered = [o for o in outcomes if isinstance(o, out.Offered)]
-            check_fifo(after, offered, self.profiles, self.now, self.settings)
-            check_fresh_first(after, offered, self.profiles, self.now, self.settings)
+            if ordered:
+                check_fifo(after, offered, self.profiles, self.now, self.settings)
+                check_fresh_first(after, offered, self.profiles, self.now, self.settings)
 
     def assigned(self, outcome: out.Assigned, ticket: Ticket | None) -> None:
         cid, agent_id = outcome.conversation_id, outcome.agent_id
@@ -217,7 +220,15 @@ class RouterMachine(RuleBasedStateMachine):
     @rule()
     def sweep(self) -> None:
         before = self.state()
-        self.observe(self.run(self.engine.sweep(self.now)), before, dispatched=True)
+        result = self.run(self.engine.sweep(self.now))
+        # Timers fire in due order, each followed by its dispatch, as they would with the
+        # service's sweeper every half second. When one sweep fires several (the test
+        # jumped over their due times), an offer made at an earlier timer may look out
+        # of order against the state the later ones leave: FIFO and "fresh agents first"
+        # are checked per timer — by test_reference.py against the reference model — and
+        # here when the sweep fired one. Work conservation holds whatever fired.
+        fired = [o for o in result if isinstance(o, FIRED_BY_TIMERS)]
+        self.observe(result, before, dispatched=True, ordered=len(fired) <= 1)
 
     @precondition(lambda self: bool(self.live))
     @rule(pick=st.integers(min_value=0))
