@@ -17,7 +17,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
-from handoff.domain import Pool
 from handoff.routing import policy
 from handoff.routing.change import Change, StaleRead
 from handoff.routing.outcomes import Offered, Outcome
@@ -117,8 +116,10 @@ async def best_agent(change: Change, ticket: Ticket) -> AgentState | None:
 async def _oldest_for(change: Change, agent: AgentState, skip: set[str]) -> tuple[float, str] | None:
     """The oldest unoffered auto-mode ticket the agent fits, among its queues' heads."""
     oldest: tuple[float, str] | None = None
-    keys = policy.served_queue_keys(agent, await change.skills() if _generalist(agent) else ())
-    heads = await change.firsts([key for key in keys if _auto_queue(change, key)], len(skip) + 1)
+    keys = policy.served_queue_keys(agent, await change.skills() if policy.generalist(agent) else ())
+    # Named queues (`q:to:`) mix pools: their tickets' own pools are checked one by one.
+    auto = [key for key in keys if policy.queue_mode(key, change.settings) in (None, policy.AUTO)]
+    heads = await change.firsts(auto, len(skip) + 1)
     for members in heads.values():
         for member, order in members:
             if member in skip:
@@ -127,19 +128,6 @@ async def _oldest_for(change: Change, agent: AgentState, skip: set[str]) -> tupl
                 oldest = (order, member)
             break
     return oldest
-
-
-def _generalist(agent: AgentState) -> bool:
-    return agent.pool is Pool.ADVISOR and not agent.skills
-
-
-def _auto_queue(change: Change, key: str) -> bool:
-    """Named queues (`q:to:`) mix pools: their tickets are checked one by one."""
-    pool_part = key.split(":", 2)[1]
-    if pool_part == "to":
-        return True
-    pool = Pool.ADVISOR if pool_part == policy.POOL_KEY[Pool.ADVISOR] else Pool.AMBASSADOR
-    return policy.mode(pool, change.settings) == policy.AUTO
 
 
 async def dispatch(

@@ -471,9 +471,9 @@ class RoutingEngine:
             return []
         agent = found[0]
         wanted: dict[str, None] = dict.fromkeys(agent.offered)
-        skills = [m for m, _ in await self.backend.members(brand, indexes.SKILLS)] if not agent.skills else []
+        skills = [m for m, _ in await self.backend.members(brand, indexes.SKILLS)] if policy.generalist(agent) else []
         for key in policy.served_queue_keys(agent, skills):
-            if key.startswith("q:to:") or _queue_pool_mode(key, self.settings) == policy.MANUAL:
+            if policy.queue_mode(key, self.settings) in (None, policy.MANUAL):
                 wanted.update(dict.fromkeys(cid for cid, _ in await self.backend.members(brand, key, limit)))
         tickets = await self.backend.tickets(brand, list(wanted))
         allowed = [t for t in tickets if policy.takeable(agent, t, now, self.settings)]
@@ -531,11 +531,6 @@ def _check_not_expired(ticket: Ticket, now: float) -> None:
 
 def _waited_too_long(ticket: Ticket, now: float, settings: RoutingSettings) -> bool:
     return not ticket.waited_too_long and now - ticket.enqueued_at >= settings.max_wait_seconds
-
-
-def _queue_pool_mode(key: str, settings: RoutingSettings) -> str:
-    pool = Pool.ADVISOR if key.startswith(f"q:{policy.POOL_KEY[Pool.ADVISOR]}:") else Pool.AMBASSADOR
-    return policy.mode(pool, settings)
 
 
 async def _withdraw_offers_to(change: Change, agent: AgentState, out: list[Outcome]) -> list[Ticket]:

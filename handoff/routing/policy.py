@@ -191,13 +191,27 @@ def queue_keys(ticket: Ticket) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def generalist(agent: AgentState) -> bool:
+    """An advisor listing no skill: serves every skill (the queues of all skills asked)."""
+    return agent.pool is Pool.ADVISOR and not agent.skills
+
+
+def queue_mode(key: str, settings: RoutingSettings) -> str | None:
+    """The mode of the pool whose queue `key` is; None for an agent's own queue
+    (`q:to:`), which holds tickets of either pool."""
+    pool_part = key.split(":", 2)[1]
+    if pool_part == "to":
+        return None
+    return mode(Pool.ADVISOR if pool_part == POOL_KEY[Pool.ADVISOR] else Pool.AMBASSADOR, settings)
+
+
 def served_queue_keys(agent: AgentState, known_skills: Iterable[str]) -> tuple[str, ...]:
     """The queues holding every ticket the agent fits: its own, and per language the
     (pool, language, skill) queues — for advisors the overflow queues too. A
     generalist advisor serves every skill asked so far (`known_skills`)."""
     keys = [f"q:to:{agent.agent_id}"]
     pool = POOL_KEY[agent.pool]
-    skills = tuple(known_skills) if agent.pool is Pool.ADVISOR and not agent.skills else agent.skills
+    skills = tuple(known_skills) if generalist(agent) else agent.skills
     for language in agent.languages:
         for skill in ("", *skills):
             keys.append(f"q:{pool}:{language}:{skill}")
