@@ -28,6 +28,7 @@ from handoff.events import (
     ErrorFrame,
     Event,
     MessageAdded,
+    OfferMade,
     OfferRevoked,
     Ping,
     Pong,
@@ -147,13 +148,20 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     agent = await svc.agents.authenticate(token)
     socket = await _open(request)
     session = _Session(socket)
-    held, _ = await svc.desk.my_conversations(agent)
-    subscription = await svc.bus.subscribe(
-        agent_channel(agent.id), AGENTS_CHANNEL, *(conversation_channel(c.id) for c in held)
-    )
+    # Subscribe first, then read: an offer or assignment made while the console was
+    # between its first HTTP read and this socket still reaches it.
+    subscription = await svc.bus.subscribe(agent_channel(agent.id), AGENTS_CHANNEL)
     queue = AgentQueueView(svc.desk, agent)
-    await session.send(PresenceList(await svc.desk.online()))
-    await session.send(await queue.snapshot())
+    try:
+        held, offers = await svc.desk.my_conversations(agent)
+        await subscription.add(*(conversation_channel(c.id) for c in held))
+        await session.send(PresenceList(await svc.desk.online()))
+        await session.send(await queue.snapshot())
+        for offer in offers:
+            await session.send(OfferMade(offer))
+    except BaseException:
+        await subscription.close()
+        raise
 
     async def translate(event: Event) -> list[Event]:
         return await _agent_event(request, agent, subscription, queue, event)

@@ -74,6 +74,22 @@ async def test_the_offer_freed_by_a_close_is_announced_by_the_close(service_fact
     await socket.close()
 
 
+async def test_an_offer_made_before_the_console_connects_reaches_its_socket(service_factory: ServiceFactory) -> None:
+    # The console reads its offers over HTTP, then opens its socket: an offer made in
+    # between must still arrive, or the agent never sees it until a reload.
+    service = await service_factory(routing=NO_SWEEP)
+    await add_agent(service.settings, "solo")
+    solo = await service.go_online("solo")
+    visitor = await service.start_conversation()
+    await service.ask_human(visitor)
+    await service.await_offer(solo, visitor["conversation_id"])
+    socket = await agent_socket(service, solo)
+    offer = await socket.next_of("offer")
+    assert offer["offer"]["conversation_id"] == visitor["conversation_id"]
+    assert offer["offer"]["expires_in_seconds"] > 0
+    await socket.close()
+
+
 def _heartbeats(service: RunningService, *tokens: str) -> asyncio.Task[None]:
     """A console's pings, in the background, until cancelled."""
 
@@ -267,6 +283,8 @@ async def test_a_slot_given_back_when_the_visitor_left_is_offered_at_once(servic
         await store.close()
     socket = await agent_socket(service, solo)
     await socket.next_of("queue")
+    pending = await socket.next_of("offer")  # the socket opens with the offers already made
+    assert pending["offer"]["conversation_id"] == gone["conversation_id"]
     status, body = await service.call("POST", f"/api/conversations/{gone['conversation_id']}/accept", token=solo)
     assert status == 200 and body["conversation"]["status"] == "offline_message"
     # The router's slot went back, and what it freed was announced right away (no sweep runs here).

@@ -223,10 +223,12 @@
 
   // Everything that could have changed while the socket was down.
   async function reload() {
+    const started = Date.now();
     const [mine, queue, online] = await Promise.all([
       api("GET", "/api/agents/me/conversations"), api("GET", "/api/queue"), api("GET", "/api/agents/online"),
     ]);
-    state.offers.clear();
+    // Offers the socket brought while these reads were in flight may be newer than them.
+    for (const [id, item] of state.offers) if (item.receivedAt < started) state.offers.delete(id);
     for (const offer of mine.offers) addOffer(offer, false);
     for (const conversation of mine.conversations) {
       const chat = state.chats.get(conversation.id) || newChat(conversation, "mine");
@@ -322,14 +324,16 @@
   }
 
   // ------------------------------------------------------------ offers and queue
+  // The same offer may come twice (a reload and the socket's own snapshot): one card, one chime.
   function addOffer(offer, fresh) {
     const now = Date.now();
+    const known = state.offers.get(offer.conversation_id);
     state.offers.set(offer.conversation_id, {
       offer, receivedAt: now,
       deadline: offer.expires_in_seconds ? now + offer.expires_in_seconds * 1000 : null,
     });
     renderOffers();
-    if (fresh) notify(t("newOffer"), 660);
+    if (fresh && !known) notify(t("newOffer"), 660);
   }
 
   function setQueue(waiting) {
