@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -34,6 +35,8 @@ from handoff.store.schema import agent_sessions, agents
 from handoff.tokens import new_id, new_secret, secret_hash
 
 MIN_PASSWORD_LENGTH = 8
+# Embeddings, overrides, isolates and marks (joiners stay: emoji and some scripts need them).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_CAPACITY = 50
 USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -74,6 +77,13 @@ def _agent(row: Row[Any]) -> Agent:
         skills=tuple(row.skills),
         capacity=row.capacity,
     )
+
+
+def _display_name(raw: str) -> str:
+    """A name shown to visitors beside fixed texts: no bidi controls (U+202E would
+    reverse the disclosure around it), no control characters, at most 100."""
+    cleaned = "".join(ch for ch in raw if ch not in BIDI_CONTROLS and unicodedata.category(ch) != "Cc")
+    return " ".join(cleaned.split())[:100]
 
 
 def _username(value: str) -> str:
@@ -132,7 +142,7 @@ class AgentService:
         values = {
             "id": new_id("a"),
             "username": name,
-            "display_name": (display_name or name).strip()[:100] or name,
+            "display_name": _display_name(display_name or name) or name,
             "role": role.value,
             "languages": _languages(languages),
             "skills": _skills(skills),
@@ -187,7 +197,7 @@ class AgentService:
         if capacity is not None:
             values["capacity"] = _capacity(capacity)
         if display_name is not None:
-            values["display_name"] = display_name.strip()[:100] or None
+            values["display_name"] = _display_name(display_name) or None
         if password is not None:
             values["password_hash"] = await asyncio.to_thread(hash_password, _password(password))
         values = {key: value for key, value in values.items() if value is not None}

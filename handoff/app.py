@@ -19,7 +19,9 @@ from handoff.agents import AgentService
 from handoff.api.context import SERVICES
 from handoff.api.cors import cors_middleware
 from handoff.api.errors import error_middleware
+from handoff.api.payload import storable_params_middleware
 from handoff.api.routes import setup_routes
+from handoff.api.security_headers import install as install_security_headers
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
@@ -92,9 +94,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[cors_middleware(settings.widget_origins), error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[cors_middleware(settings.widget_origins), error_middleware, storable_params_middleware], client_max_size=MAX_BODY_BYTES
     )
     setup_routes(app)
+    install_security_headers(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings) as services:

@@ -340,12 +340,15 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
 
   // ---------------------------------------------------------------- rendering messages
+  // A name inside a sentence is bidi-isolated (FSI…PDI): whatever it holds cannot reorder the words around it.
+  const isolate = (name) => `\u2068${name}\u2069`;
+
   function authorName(message) {
     const kind = message.sender_kind;
     if (kind === "bot") return t("assistant");
     if (kind === "ambassador" || kind === "advisor") {
       const name = (message.data && message.data.display_name) || (state.agent && state.agent.display_name) || t("someone");
-      return `${name} · ${kind === "ambassador" ? t("community") : t("advisor")}`;
+      return `${isolate(name)} · ${kind === "ambassador" ? t("community") : t("advisor")}`;
     }
     return null;
   }
@@ -449,7 +452,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     const s = status();
     const agent = state.agent;
     if (s === "assigned" && agent) {
-      ui.subtitle.textContent = `${agent.display_name} · ${agent.role === "ambassador" ? t("community") : t("advisor")}`;
+      ui.subtitle.textContent = `${isolate(agent.display_name)} · ${agent.role === "ambassador" ? t("community") : t("advisor")}`;
     } else if (s === "waiting") {
       ui.subtitle.textContent = t("finding");
     } else {
@@ -722,7 +725,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     if (kind === "visitor") return;
     clearTimeout(state.agentTypingTimer);
     if (!typing) return hideAgentTyping();
-    const who = state.agent ? state.agent.display_name : kind === "bot" ? t("assistant") : t("someone");
+    const who = state.agent ? isolate(state.agent.display_name) : kind === "bot" ? t("assistant") : t("someone");
     ui.typing.textContent = t("typing", { who });
     ui.typing.hidden = false;
     state.agentTypingTimer = setTimeout(hideAgentTyping, 8000); // a lost "typing: false" must not stick

@@ -10,6 +10,7 @@ The agents' API and console stay same-origin.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -54,3 +55,20 @@ def cors_middleware(allowed_origins: Sequence[str]) -> Middleware:
         return response
 
     return middleware
+
+
+def same_origin(request: web.Request, origin: str, public_url: str) -> bool:
+    """Whether a browser's `Origin` is this service's own (as reached, or as published)."""
+    published = urlsplit(public_url)
+    seen = urlsplit(origin)
+    return seen.netloc == request.host or (seen.scheme, seen.netloc) == (published.scheme, published.netloc)
+
+
+def socket_origin_allowed(request: web.Request, *, shared: bool, allowed_origins: Sequence[str], public_url: str) -> bool:
+    """A WebSocket's `Origin`: browsers always send one, so a page of another site
+    cannot open an agent's socket, nor a visitor's unless that site may embed the widget.
+    Clients that are not browsers send none and are judged by their token alone."""
+    origin = request.headers.get("Origin")
+    if origin is None or same_origin(request, origin, public_url):
+        return True
+    return shared and ("*" in allowed_origins or origin in allowed_origins)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
+from handoff.api import safe_json
 from handoff.domain import MAX_TEXT_LENGTH, InvalidInput
 
 E = TypeVar("E", bound=enum.Enum)
 MAX_ID_LENGTH = 64
 MAX_URL_LENGTH = 2048
+MAX_SEQ = 2**31 - 1  # the store keeps seq as INTEGER
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -20,10 +22,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    body = safe_json.loads(raw)
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
     return body
@@ -84,6 +83,15 @@ def after_param(request: web.Request) -> int:
         after = int(raw)
     except ValueError:
         raise InvalidInput("after must be a sequence number", field="after") from None
-    if after < 0:
-        raise InvalidInput("after must be >= 0", field="after")
+    if not 0 <= after <= MAX_SEQ:
+        raise InvalidInput(f"after must be a sequence number from 0 to {MAX_SEQ}", field="after")
     return after
+
+
+@web.middleware
+async def storable_params_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Path and query values reach the store as they are: refuse what it cannot hold
+    (a `%00` in a conversation id would otherwise fail deep in PostgreSQL)."""
+    for value in (*request.match_info.values(), *request.query.values()):
+        safe_json.check_text(value)
+    return await handler(request)

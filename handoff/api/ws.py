@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
+from handoff.api import safe_json
 from handoff.api.context import services
+from handoff.api.cors import socket_origin_allowed
 from handoff.api.payload import after_param
-from handoff.domain import Agent, ConversationStatus, DomainError, Unauthorized
+from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Unauthorized
 from handoff.events import (
     AssignedToAgent,
     ClientFrame,
@@ -84,7 +85,7 @@ class _Session:
             if frame.type != WSMsgType.TEXT:
                 continue
             try:
-                parsed = client_frame_from_json(json.loads(frame.data))
+                parsed = client_frame_from_json(safe_json.loads(frame.data))
                 if isinstance(parsed, Ping):
                     await self.send(Pong())
                 if parsed is not None:
@@ -93,7 +94,12 @@ class _Session:
                 await self.send(ErrorFrame(str(exc)))
 
 
-async def _open(request: web.Request) -> web.WebSocketResponse:
+async def _open(request: web.Request, *, shared: bool) -> web.WebSocketResponse:
+    settings = services(request).settings
+    if not socket_origin_allowed(
+        request, shared=shared, allowed_origins=settings.widget_origins, public_url=settings.public_url
+    ):
+        raise Forbidden("this origin may not open this socket")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=16 * 1024)
     await socket.prepare(request)
     return socket
@@ -121,7 +127,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
         request.query.get("conversation_id", ""), request.query.get("token", "")
     )
     after = after_param(request)
-    socket = await _open(request)
+    socket = await _open(request, shared=True)
     session = _Session(socket)
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
@@ -146,7 +152,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     if not token:
         raise Unauthorized("missing token")
     agent = await svc.agents.authenticate(token)
-    socket = await _open(request)
+    socket = await _open(request, shared=False)
     session = _Session(socket)
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.

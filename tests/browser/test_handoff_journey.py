@@ -91,14 +91,14 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await audit(console, "console, chat")
 
     # The visitor sees who answers, with the community disclosure.
-    await expect(root.locator("header .subtitle")).to_have_text("Amelie · community member")
+    await expect(root.locator("header .subtitle")).to_have_text("\u2068Amelie\u2069 · community member")
     await expect(root.locator(".notice")).to_contain_text("not employees of Évasion Van")
     await expect(root.locator(".status")).to_be_hidden()
     await audit(shop, "widget, a community member answers")
 
     # Typing indicators both ways.
     await console.locator("#composer-input").press_sequentially("Hel")
-    await expect(root.locator(".typing")).to_have_text("Amelie is typing…")
+    await expect(root.locator(".typing")).to_have_text("\u2068Amelie\u2069 is typing…")
     await console.locator("#composer-input").fill("")
     await root.locator("textarea#relais-input").press_sequentially("Gr")
     await expect(console.locator("#chat-typing")).to_have_text("The visitor is typing…")
@@ -109,7 +109,7 @@ async def test_bot_answers_then_an_ambassador_takes_over_and_the_visitor_rates(
     await console.locator("#composer-input").press("Enter")
     agent_msg = root.locator(".msg.ambassador").last
     await expect(agent_msg).to_contain_text("For a 6 m van the F45s 3.5 m is right")
-    await expect(agent_msg.locator(".author")).to_have_text("Amelie · community member")
+    await expect(agent_msg.locator(".author")).to_have_text("\u2068Amelie\u2069 · community member")
     await expect(agent_msg.locator("a")).to_have_attribute("href", "https://shop.example/f45s")
     await expect(root.locator(".typing")).to_be_hidden()
 

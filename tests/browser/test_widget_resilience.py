@@ -139,7 +139,7 @@ async def test_markup_in_messages_is_shown_as_text_and_never_runs(service: Brows
     offer = console.locator("#offers .card")
     await expect(offer).to_be_visible()
     await offer.get_by_role("button", name="Accept").click()
-    await expect(root.locator("header .subtitle")).to_have_text("Bruno · community member")
+    await expect(root.locator("header .subtitle")).to_have_text("\u2068Bruno\u2069 · community member")
 
     # Visitor → agent.
     await visitor_says(root, XSS)
