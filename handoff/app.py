@@ -67,7 +67,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         backend = _routing_backend(settings)
         await backend.start()
         stack.push_async_callback(backend.close)
-        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds)
+        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_token)
         await bot.start()
         stack.push_async_callback(bot.close)
 

@@ -83,8 +83,10 @@ def parse_replies(raw: Any, default_language: str) -> tuple[BotReply, ...]:
 class BotBridge:
     """Client of one Rasa server (REST channel + HTTP API)."""
 
-    def __init__(self, base_url: str, timeout_seconds: float) -> None:
+    def __init__(self, base_url: str, timeout_seconds: float, *, token: str | None = None) -> None:
         self._base_url = base_url.rstrip("/")
+        # Rasa's HTTP API (trackers, status) wants its --auth-token; the REST channel does not.
+        self._auth: dict[str, str] = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
@@ -127,7 +129,7 @@ class BotBridge:
         try:
             async with self.session.get(
                 f"{self._base_url}/conversations/{conversation_id}/tracker",
-                params={"include_events": "NONE"},
+                params={"include_events": "NONE", **self._auth},
                 timeout=self._timeout,
             ) as response:
                 if response.status != 200:
@@ -145,7 +147,9 @@ class BotBridge:
 
     async def healthy(self) -> bool:
         try:
-            async with self.session.get(f"{self._base_url}/status", timeout=self._timeout) as response:
+            async with self.session.get(
+                f"{self._base_url}/status", params=self._auth, timeout=self._timeout
+            ) as response:
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):
             return False

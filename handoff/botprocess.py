@@ -9,9 +9,11 @@
   and the custom NLU component `bot.nlu.fallback`);
 - the action server: `rasa run actions --actions bot.actions -p <actions_port>`,
   bound to loopback (`SANIC_HOST=127.0.0.1`);
-- the Rasa server: `rasa run --enable-api -i 127.0.0.1 -p <rasa_port> --model
-  <model> --endpoints <log_dir>/endpoints.yml`, a generated endpoints file that
-  points at that action server;
+- the Rasa server: `rasa run --enable-api --auth-token <token> -i 127.0.0.1 -p
+  <rasa_port> --model <model> --endpoints <log_dir>/endpoints.yml`, a generated
+  endpoints file that points at that action server; its HTTP API (trackers,
+  model, status) answers only with `?token=` (`auth_token`, random unless given),
+  so no other local process reads conversations or replaces the model;
 - each process in its own process group, its output in `<log_dir>/rasa.log` and
   `<log_dir>/actions.log`; stopping sends SIGTERM to the group, then SIGKILL
   after a grace period.
@@ -26,12 +28,14 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +101,7 @@ class BotProcesses:
     model: Path = MODEL_PATH
     bot_venv: Path = BOT_VENV
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relais-bot-")))
+    auth_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(
         default_factory=list, init=False, repr=False
     )
@@ -147,7 +152,8 @@ class BotProcesses:
         self._spawn(
             "Rasa server",
             [
-                str(rasa), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.rasa_port),
+                str(rasa), "run", "--enable-api", "--auth-token", self.auth_token,
+                "-i", "127.0.0.1", "-p", str(self.rasa_port),
                 "--model", str(self.model), "--endpoints", str(endpoints),
             ],
             self.rasa_log,
@@ -176,7 +182,7 @@ class BotProcesses:
     def is_ready(self) -> bool:
         """True when the model is loaded and the action server answers."""
         try:
-            status = _get_json(f"{self.url}/status")
+            status = _get_json(f"{self.url}/status?{urllib.parse.urlencode({'token': self.auth_token})}")
             health = _get_json(f"{self.actions_url}/health")
         except (OSError, urllib.error.URLError, ValueError):
             return False

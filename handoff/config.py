@@ -53,6 +53,7 @@ class Settings:
     redis_prefix: str = "relais:"  # every Redis key and channel starts with it
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 5.0
+    rasa_token: str | None = None  # Rasa's --auth-token: its HTTP API answers nobody else
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     min_available: Mapping[Pool, int] = field(
         default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
@@ -150,6 +151,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     redis_prefix = str(backend.get("key_prefix") or DEFAULTS.redis_prefix)
     rasa_url = _url(env.get("RASA_URL") or bot.get("url") or DEFAULTS.rasa_url, "relais.bot.url (RASA_URL)", ("http://", "https://"))
     rasa_timeout = _number(bot.get("timeout_seconds", 5), "relais.bot.timeout_seconds", minimum=0.1)
+    rasa_token = str(env.get("RASA_TOKEN") or bot.get("token") or "") or None
 
     modes = _per_pool(routing.get("modes"), "relais.routing.modes", DEFAULTS.routing.modes)
     for pool, mode in modes.items():
@@ -191,6 +193,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         redis_prefix=redis_prefix,
         rasa_url=rasa_url.rstrip("/"),
         rasa_timeout_seconds=rasa_timeout,
+        rasa_token=rasa_token,
         routing=routing_settings,
         min_available=min_available,
         widget_origins=widget_origins,

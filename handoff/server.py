@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 
@@ -28,6 +29,9 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
     bot: BotProcesses | None = None
     if with_bot:
         bot = BotProcesses(rasa_port=port_of(settings.rasa_url, 5005), actions_port=_actions_port())
+        if settings.rasa_token:
+            bot.auth_token = settings.rasa_token
+        settings = dataclasses.replace(settings, rasa_token=bot.auth_token)
         await bot.start()
         print(f"bot: starting Rasa on {bot.url} and the action server (logs in {bot.log_dir})", flush=True)
 

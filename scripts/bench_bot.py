@@ -68,10 +68,11 @@ async def timed_post(http: aiohttp.ClientSession, url: str, body: dict[str, Any]
     return (time.perf_counter() - start) * 1000
 
 
-async def bench(base_url: str, parses: int, turns: int) -> dict[str, Any]:
+async def bench(base_url: str, parses: int, turns: int, token: str | None) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        parse_url, rest_url = f"{base_url}/model/parse", f"{base_url}/webhooks/rest/webhook"
+        auth = f"?token={token}" if token else ""  # Rasa's HTTP API wants it; the REST channel does not
+        parse_url, rest_url = f"{base_url}/model/parse{auth}", f"{base_url}/webhooks/rest/webhook"
         for _, text in MESSAGES:  # warm-up: first calls build TensorFlow graphs
             await timed_post(http, parse_url, {"text": text})
         parse_ms = [
@@ -93,13 +94,14 @@ async def bench(base_url: str, parses: int, turns: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running Rasa server (default: start one)")
+    parser.add_argument("--token", help="that server's --auth-token, if it has one")
     parser.add_argument("--parse", type=int, default=200, help="number of /model/parse requests")
     parser.add_argument("--turns", type=int, default=100, help="number of REST turns")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "bench_bot.json")
     args = parser.parse_args()
 
     bot = None
-    url = args.url
+    url, token = args.url, args.token
     if url is None:
         rasa_port, actions_port = free_ports(2)
         bot = BotProcesses(rasa_port=rasa_port, actions_port=actions_port)
@@ -112,9 +114,9 @@ def main() -> int:
             bot.terminate()
             raise
         print(f"bot ready in {time.monotonic() - started:.0f} s", flush=True)
-        url = bot.url
+        url, token = bot.url, bot.auth_token
     try:
-        result = asyncio.run(bench(url, args.parse, args.turns))
+        result = asyncio.run(bench(url, args.parse, args.turns, token))
     finally:
         if bot is not None:
             bot.terminate()

@@ -100,15 +100,32 @@ async def test_without_metadata_the_language_is_detected(rasa_server: str) -> No
     assert "du lundi au vendredi" in texts(messages)
 
 
-async def test_the_tracker_records_the_intent_of_the_message(rasa_server: str) -> None:
+async def test_the_tracker_records_the_intent_of_the_message(rasa_server: str, rasa_token: str) -> None:
     sender = visitor()
     await say(rasa_server, sender, "how long does shipping take?", "en")
     async with aiohttp.ClientSession() as http, http.get(
-        f"{rasa_server}/conversations/{sender}/tracker", params={"include_events": "NONE"}
+        f"{rasa_server}/conversations/{sender}/tracker", params={"include_events": "NONE", "token": rasa_token}
     ) as response:
         tracker = await response.json()
     assert tracker["latest_message"]["intent"]["name"] == "ask_shipping"
     assert tracker["slots"]["language"] == "en"
+
+
+async def test_rasa_http_api_answers_only_with_its_token(rasa_server: str, rasa_token: str) -> None:
+    # Any local process could otherwise read every conversation, or replace the model.
+    sender = visitor()
+    await say(rasa_server, sender, "how long does shipping take?", "en")
+    async with aiohttp.ClientSession() as http:
+        for token in (None, "wrong"):
+            params = {"include_events": "NONE", **({"token": token} if token else {})}
+            async with http.get(f"{rasa_server}/conversations/{sender}/tracker", params=params) as response:
+                assert response.status == 401, await response.text()
+            async with http.get(f"{rasa_server}/status", params=params) as response:
+                assert response.status == 401
+            async with http.put(f"{rasa_server}/model", params=params, json={"model_file": "/tmp/x.tar.gz"}) as response:
+                assert response.status == 401
+        async with http.get(f"{rasa_server}/status", params={"token": rasa_token}) as response:
+            assert response.status == 200 and (await response.json())["model_file"]
 
 
 async def test_words_the_bot_cannot_read_get_a_request_to_rephrase(rasa_server: str) -> None:

@@ -71,13 +71,16 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def service(tmp_path: Path, rasa_server: str, settings_overrides: dict[str, Any]) -> AsyncIterator[BrowserService]:
+async def service(
+    tmp_path: Path, rasa_server: str, rasa_token: str, settings_overrides: dict[str, Any]
+) -> AsyncIterator[BrowserService]:
     """One instance on SQLite + memory, with the real bot."""
     settings = replace(
         Settings(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'relais.db'}",
             backend="memory",
             rasa_url=rasa_server,
+            rasa_token=rasa_token,
             rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS,
             routing=RoutingSettings(sweep_interval_seconds=0.1),
         ),

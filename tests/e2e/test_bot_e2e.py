@@ -8,9 +8,9 @@ from tests.support.service import REAL_BOT_TIMEOUT_SECONDS, ServiceFactory, add_
 
 
 async def test_routine_questions_are_answered_by_the_bot_in_each_language(
-    service_factory: ServiceFactory, rasa_server: str
+    service_factory: ServiceFactory, rasa_server: str, rasa_token: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
+    service = await service_factory(rasa_url=rasa_server, rasa_token=rasa_token, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
     french = await service.start_conversation("fr")
     answer = await service.say(french, "combien coûte la livraison ?")
     assert answer["message"]["intent"] is None  # stored before the bot answered
@@ -28,9 +28,9 @@ async def test_routine_questions_are_answered_by_the_bot_in_each_language(
 
 
 async def test_product_advice_goes_to_the_ambassador_with_the_skill_and_back_to_the_bot(
-    service_factory: ServiceFactory, rasa_server: str
+    service_factory: ServiceFactory, rasa_server: str, rasa_token: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
+    service = await service_factory(rasa_url=rasa_server, rasa_token=rasa_token, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS)
     await add_agent(service.settings, "sol", skills=("solar",))
     await add_agent(service.settings, "awn", skills=("awning",))
     await add_agent(service.settings, "vic", role=AgentRole.ADVISOR)

@@ -21,9 +21,9 @@ def _system(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_asking_for_an_advisor_while_only_an_advisor_is_online_reaches_the_advisor(
-    service_factory: ServiceFactory, rasa_server: str
+    service_factory: ServiceFactory, rasa_server: str, rasa_token: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server)
+    service = await service_factory(rasa_url=rasa_server, rasa_token=rasa_token)
     await add_agent(service.settings, "amb")  # a community member exists, offline
     await add_agent(service.settings, "adv", role=AgentRole.ADVISOR)
     adv = await service.go_online("adv")
@@ -38,9 +38,9 @@ async def test_asking_for_an_advisor_while_only_an_advisor_is_online_reaches_the
 
 
 async def test_asking_for_someone_goes_to_the_pool_that_can_answer_now(
-    service_factory: ServiceFactory, rasa_server: str
+    service_factory: ServiceFactory, rasa_server: str, rasa_token: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server)
+    service = await service_factory(rasa_url=rasa_server, rasa_token=rasa_token)
     await add_agent(service.settings, "adv", role=AgentRole.ADVISOR)
     adv = await service.go_online("adv")
     visitor = await service.start_conversation("en")
@@ -52,9 +52,9 @@ async def test_asking_for_someone_goes_to_the_pool_that_can_answer_now(
 
 
 async def test_nobody_online_is_said_once_without_announcing_anyone(
-    service_factory: ServiceFactory, rasa_server: str
+    service_factory: ServiceFactory, rasa_server: str, rasa_token: str
 ) -> None:
-    service = await service_factory(rasa_url=rasa_server)
+    service = await service_factory(rasa_url=rasa_server, rasa_token=rasa_token)
     for language, text in (("en", "I want to talk to an advisor"), ("fr", "je veux parler à quelqu'un")):
         visitor = await service.start_conversation(language)
         answer = await service.say(visitor, text)

@@ -8,7 +8,7 @@ the session fails, naming the variant, when a variant ran no test or skipped one
 
 A test belongs to a variant by the parameter id of the fixture that selects the
 backend (`database_url`, `routing_backend_kind`, `stack`) or by its marker
-(`browser`, `rasa`, or the `rasa_server` fixture).
+(`browser`, `rasa`, or the `rasa_bot` fixture).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ VARIANTS = (
     Variant("stack sqlite-memory", _param("stack", "sqlite-memory")),
     Variant("stack postgresql-redis", _param("stack", "postgresql-redis")),
     Variant("browser", _marked("browser")),
-    Variant("real rasa", _marked("rasa", fixture="rasa_server")),
+    Variant("real rasa", _marked("rasa", fixture="rasa_bot")),
 )
 OUTCOMES = ("passed", "failed", "skipped")
 
