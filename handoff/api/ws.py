@@ -28,6 +28,7 @@ from handoff.events import (
     ConversationChanged,
     ErrorFrame,
     Event,
+    JsonObject,
     MessageAdded,
     OfferMade,
     OfferRevoked,
@@ -52,6 +53,7 @@ from handoff.realtime import (
     conversation_channel,
 )
 from handoff.services.desk import AgentQueueView
+from handoff.services.privacy import redact_for
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
@@ -62,8 +64,9 @@ Translate = Callable[[Event], Awaitable[list[Event]]]
 class _Session:
     """One socket: forwards events, drops already-sent messages, answers client frames."""
 
-    def __init__(self, socket: web.WebSocketResponse) -> None:
+    def __init__(self, socket: web.WebSocketResponse, shape: Callable[[JsonObject], JsonObject] | None = None) -> None:
         self.socket = socket
+        self.shape = shape  # what this reader may see of each frame (e.g. masked personal data)
         self.last_seq: dict[str, int] = {}
 
     async def send(self, event: Event) -> None:
@@ -72,7 +75,8 @@ class _Session:
             if seq <= self.last_seq.get(conversation_id, 0):
                 return
             self.last_seq[conversation_id] = seq
-        await self.socket.send_json(event.to_json())
+        frame = event.to_json()
+        await self.socket.send_json(self.shape(frame) if self.shape else frame)
 
     async def pump(self, subscription: Subscription, translate: Translate) -> None:
         async for event in subscription:
@@ -153,7 +157,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         raise Unauthorized("missing token")
     agent = await svc.agents.authenticate(token)
     socket = await _open(request, shared=False)
-    session = _Session(socket)
+    session = _Session(socket, shape=lambda frame: redact_for(agent, frame))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.
     subscription = await svc.bus.subscribe(agent_channel(agent.id), AGENTS_CHANNEL)
