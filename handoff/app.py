@@ -26,7 +26,7 @@ from handoff.botbridge import BotBridge
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.observability.health import Check, Readiness
-from handoff.observability.logs import echo_request_id, request_id_middleware
+from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.realtime.memory import MemoryBus
@@ -107,6 +107,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
     )
     app.on_response_prepare.append(echo_request_id)
+    redact_access_log()
     setup_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

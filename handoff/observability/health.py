@@ -46,7 +46,10 @@ class Readiness:
         except Exception as exc:
             log.warning("readiness: %s is down: %r", name, exc)
             return DOWN
-        return DOWN if result is False else OK
+        if result is False:
+            log.warning("readiness: %s is down", name)
+            return DOWN
+        return OK
 
     async def report(self) -> Report:
         names = list(self._checks)

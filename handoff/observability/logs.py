@@ -8,7 +8,9 @@ without secrets.
 - `configure_logging(format, level)` installs the handler (`log.format`: `json`
   one object per line, or `text`), with two filters: the request id, and the
   redaction of `token=` values and `Authorization` headers from every record — the
-  access log's request line included, since WebSocket URLs carry the token.
+  access log's request line included, since WebSocket URLs carry the token
+  (`redact_access_log`, called by `create_app`, also filters aiohttp's access
+  logger itself, for processes that bring their own logging set-up).
 - `AccessLogger` is aiohttp's access log as one record per request with fields
   (method, path without secrets, status, duration, request id).
 """
@@ -142,6 +144,14 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: IO[str] | 
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+def redact_access_log() -> None:
+    """Redact aiohttp's access log at its logger, whatever handlers the process has
+    (idempotent; called by `create_app`)."""
+    access = logging.getLogger("aiohttp.access")
+    if not any(isinstance(f, RedactFilter) for f in access.filters):
+        access.addFilter(RedactFilter())
 
 
 def access_log_options() -> dict[str, Any]:
