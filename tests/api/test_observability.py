@@ -4,13 +4,10 @@ carry, and no token reaches a log (docs/operations.md)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
 import logging
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from handoff.app import create_app
 from handoff.observability.logs import access_log_options, configure_logging, redact
 from tests.support.misbehaving_rasa import MisbehavingRasa
+from tests.support.redis_server import RedisServer, own_redis_server
 from tests.support.service import (
-    WAIT_SECONDS,
     RunningService,
     ServiceFactory,
     add_agent,
@@ -131,76 +128,34 @@ async def test_liveness_and_readiness(service_factory: ServiceFactory, misbehavi
     assert status == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A Redis of this test's own (never the shared one), without persistence."""
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=WAIT_SECONDS)
-
-
-async def _redis_answers(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
-
-
-async def _gone(port: int) -> bool:
-    return not await _redis_answers(port)
-
-
 @pytest.fixture
-async def own_redis() -> AsyncIterator[int]:
-    port = _free_port()
-    with _redis_server(port):
-        await wait_for(lambda: _redis_answers(port))
-        yield port
+async def own_redis() -> AsyncIterator[RedisServer]:
+    async with own_redis_server() as server:
+        yield server
 
 
 async def test_readiness_names_redis_when_it_is_gone_and_recovers(
-    service_factory: ServiceFactory, misbehaving_rasa: MisbehavingRasa, own_redis: int
+    service_factory: ServiceFactory, misbehaving_rasa: MisbehavingRasa, own_redis: RedisServer
 ) -> None:
-    url = f"redis://127.0.0.1:{own_redis}/0"
-    service = await service_factory(backend="redis", redis_url=url, rasa_url=misbehaving_rasa.url)
+    service = await service_factory(backend="redis", redis_url=own_redis.url, rasa_url=misbehaving_rasa.url)
     status, ready = await service.call("GET", "/readyz")
     assert status == 200 and ready["checks"]["redis"] == "ok", ready
 
-    shutdown = await asyncio.create_subprocess_exec(
-        "redis-cli", "-p", str(own_redis), "shutdown", "nosave",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
-    await asyncio.wait_for(shutdown.wait(), WAIT_SECONDS)
-    await wait_for(lambda: _gone(own_redis))
+    await own_redis.stop()
     status, ready = await service.call("GET", "/readyz")
     assert status == 503 and ready["down"] == ["redis"], ready
     assert ready["checks"] == {"store": "ok", "redis": "down", "rasa": "ok"}
     status, _ = await service.call("GET", "/healthz")
     assert status == 200  # alive: a restart would not bring Redis back
 
-    with _redis_server(own_redis):
+    await own_redis.start()
 
-        async def ready_again() -> bool:
-            status, _ = await service.call("GET", "/readyz")
-            return status == 200
+    async def ready_again() -> bool:
+        status, _ = await service.call("GET", "/readyz")
+        return status == 200
 
-        await wait_for(ready_again)
-        await service.stop()  # while its Redis is there to say goodbye to
+    await wait_for(ready_again)
+    await service.stop()  # while its Redis is there to say goodbye to
 
 
 async def test_request_id_round_trip(service_factory: ServiceFactory) -> None:
