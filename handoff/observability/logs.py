@@ -31,15 +31,13 @@ from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
-SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-LOG_FORMATS = ("json", "text")
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 REDACTED = "[redacted]"
-# `token=…` in a query string or text, and the credentials of an Authorization header.
-_SECRETS = re.compile(r"(?i)(\btoken=)[^&\s\"']+|(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic)?\s*)[^\s\"',}]+")
+# `token=…` (also `visitor_token=…`) in a query string or text, and an Authorization header's credentials.
+_SECRETS = re.compile(r"(?i)(token=)[^&\s\"']+|(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic)?\s*)[^\s\"',}]+")
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 _current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("relais_request_id", default=None)
-log = logging.getLogger("relais.access")
 
 
 def current_request_id() -> str | None:
@@ -49,7 +47,7 @@ def current_request_id() -> str | None:
 def request_id_of(request: web.BaseRequest) -> str:
     """The caller's `X-Request-Id` if it is safe to log and echo, else a new one."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 @web.middleware

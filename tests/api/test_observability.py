@@ -243,4 +243,5 @@ def test_redact_removes_tokens_and_credentials() -> None:
     )
     assert SECRET not in redact(f"headers {{'Authorization': 'Bearer {SECRET}'}}")
     assert SECRET not in redact(f"Authorization: Basic {SECRET}")
+    assert SECRET not in redact(f"retry with visitor_token={SECRET}")
     assert redact("nothing secret here") == "nothing secret here"
