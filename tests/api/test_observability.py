@@ -121,6 +121,9 @@ async def test_liveness_and_readiness(service_factory: ServiceFactory, misbehavi
     expected = {"store": "ok", "rasa": "ok"} | ({"redis": "ok"} if service.settings.backend == "redis" else {})
     assert (status, ready) == (200, {"status": "ready", "checks": expected})
 
+    status, document = await service.call("GET", "/api/openapi.json")
+    assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
+
     bot_down = await service_factory()  # the bot points at a closed port
     status, ready = await bot_down.call("GET", "/readyz")
     assert status == 503 and ready["status"] == "not_ready" and ready["down"] == ["rasa"]
