@@ -4,7 +4,8 @@
 store (running migrations), the routing backend and the event bus — in memory, or
 on Redis when configured — the bot bridge and the services, restores the routing
 state from the store, and starts the sweeper that fires routing timers and the
-publisher of visitors' queue positions.
+publisher of visitors' queue positions. It also makes the instance's metrics
+registry and chooses its readiness checks (`observability/`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.observability.health import Check, Readiness
+from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
+from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.realtime.memory import MemoryBus
 from handoff.realtime.redis import RedisBus
@@ -67,14 +71,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         backend = _routing_backend(settings)
         await backend.start()
         stack.push_async_callback(backend.close)
-        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_token)
+        metrics = Metrics()
+        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds, metrics, token=settings.rasa_token)
         await bot.start()
         stack.push_async_callback(bot.close)
 
-        conversations = ConversationService(store, bus)
+        conversations = ConversationService(store, bus, metrics)
         agents = AgentService(store, token_ttl_seconds=settings.agent_token_ttl_seconds)
         engine = RoutingEngine(backend, settings.routing)
-        handoffs = HandoffCoordinator(conversations, agents, engine, bus, settings.routing)
+        handoffs = HandoffCoordinator(conversations, agents, engine, bus, settings.routing, metrics=metrics)
+        checks: dict[str, Check] = {"store": conversations.ping}
+        if isinstance(backend, RedisRoutingBackend):
+            checks["redis"] = backend.redis.ping
+        checks["rasa"] = bot.healthy
         services = Services(
             settings=settings,
             conversations=conversations,
@@ -85,6 +94,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             handoffs=handoffs,
             visitors=VisitorService(conversations, bot, handoffs, bus),
             desk=AgentDesk(agents, conversations, handoffs, bus),
+            metrics=metrics,
+            readiness=Readiness(checks),
         )
         await handoffs.restore()
         handoffs.start()
@@ -94,8 +105,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[cors_middleware(settings.widget_origins), error_middleware, storable_params_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[
+            request_id_middleware,
+            cors_middleware(settings.widget_origins),
+            error_middleware,
+            storable_params_middleware,
+        ],
+        client_max_size=MAX_BODY_BYTES,
     )
+    app.on_response_prepare.append(echo_request_id)
+    redact_access_log()
     setup_routes(app)
     install_security_headers(app)
 

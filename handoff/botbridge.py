@@ -11,12 +11,14 @@ degraded path.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from handoff.domain import BotReply, HandoffReason, HandoffRequest, Pool
+from handoff.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,11 @@ def parse_replies(raw: Any, default_language: str) -> tuple[BotReply, ...]:
 class BotBridge:
     """Client of one Rasa server (REST channel + HTTP API)."""
 
-    def __init__(self, base_url: str, timeout_seconds: float, *, token: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, timeout_seconds: float, metrics: Metrics | None = None, *, token: str | None = None
+    ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._metrics = metrics or Metrics()
         # Rasa's HTTP API (trackers, status) wants its --auth-token; the REST channel does not.
         self._auth: dict[str, str] = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -111,16 +116,27 @@ class BotBridge:
             "message": text,
             "metadata": {"language": language, "conversation_id": conversation_id, "page_url": page_url},
         }
+        started = time.perf_counter()
         try:
             async with self.session.post(
                 f"{self._base_url}/webhooks/rest/webhook", json=body, timeout=self._timeout
             ) as response:
                 if response.status != 200:
+                    self._metrics.bot_error("http")
                     raise BotUnavailable(f"Rasa answered HTTP {response.status}")
                 raw = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except TimeoutError as exc:
+            self._metrics.bot_error("timeout")
+            raise BotUnavailable(f"Rasa did not answer in time: {exc!r}") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            self._metrics.bot_error("bad_answer" if isinstance(exc, ValueError) else "unreachable")
             raise BotUnavailable(f"Rasa unreachable: {exc!r}") from exc
-        replies = parse_replies(raw, language)
+        try:
+            replies = parse_replies(raw, language)
+        except BotUnavailable:
+            self._metrics.bot_error("bad_answer")
+            raise
+        self._metrics.bot_answered(time.perf_counter() - started)
         intent, confidence = await self._latest_intent(conversation_id)
         return BotTurn(replies=replies, intent=intent, confidence=confidence)
 

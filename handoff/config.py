@@ -19,6 +19,8 @@ from handoff.domain import Pool
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
 ROUTING_MODES = ("auto", "manual")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,8 @@ class Settings:
     )
     agent_token_ttl_seconds: float = 12 * 3600
     widget_origins: tuple[str, ...] = ("*",)  # sites allowed to embed the widget (CORS)
+    log_format: str = "text"  # "json" (one object per line, for production) | "text"
+    log_level: str = "INFO"
 
 
 DEFAULTS = Settings()
@@ -123,6 +127,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     bot = _section(raw, "bot")
     routing = _section(raw, "routing")
     widget = _section(raw, "widget")
+    logs = _section(raw, "log")
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -183,6 +188,12 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         origin if origin == "*" else _url(origin, "relais.widget.allowed_origins (RELAIS_WIDGET_ORIGINS)", ("http://", "https://")).rstrip("/")
         for origin in map(str, origins_raw)
     )
+    log_format = str(env.get("RELAIS_LOG_FORMAT") or logs.get("format") or DEFAULTS.log_format).lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"relais.log.format (RELAIS_LOG_FORMAT) must be json or text, got {log_format!r}")
+    log_level = str(env.get("RELAIS_LOG_LEVEL") or logs.get("level") or DEFAULTS.log_level).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"relais.log.level (RELAIS_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     return Settings(
         host=host,
         port=port,
@@ -197,6 +208,8 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         routing=routing_settings,
         min_available=min_available,
         widget_origins=widget_origins,
+        log_format=log_format,
+        log_level=log_level,
     )
 
 

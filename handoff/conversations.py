@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import hmac
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from handoff.domain import (
     Unauthorized,
 )
 from handoff.events import ConversationChanged, Event, MessageAdded
+from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus, conversation_channel
 from handoff.store import Store, as_utc, utcnow
 from handoff.store.schema import conversations, handoff_events, messages
@@ -143,6 +145,8 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self.pending: list[tuple[str, Event]] = []
+        # When each message was appended (by index in `pending`): the relay latency's start.
+        self.appended_at: dict[int, float] = {}
 
     def publish(self, channel: str, event: Event) -> None:
         """Publish `event` on `channel` after the commit (never if the unit fails)."""
@@ -225,6 +229,7 @@ class UnitOfWork:
             client_msg_id=client_msg_id,
             data=dict(data or {}),
         )
+        self.appended_at[len(self.pending)] = time.perf_counter()
         self.publish(conversation_channel(conversation_id), MessageAdded.of(message))
         return message
 
@@ -251,9 +256,10 @@ class UnitOfWork:
 
 
 class ConversationService:
-    def __init__(self, store: Store, bus: EventBus) -> None:
+    def __init__(self, store: Store, bus: EventBus, metrics: Metrics | None = None) -> None:
         self.store = store
         self.bus = bus
+        self.metrics = metrics or Metrics()
 
     async def ping(self) -> None:
         await self.store.ping()
@@ -261,11 +267,14 @@ class ConversationService:
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """One transaction; its collected events are published after it commits."""
-        async with self.store.sessions.begin() as session:
-            unit = UnitOfWork(session)
-            yield unit
-        for channel, event in unit.pending:
+        with self.metrics.store_transaction():
+            async with self.store.sessions.begin() as session:
+                unit = UnitOfWork(session)
+                yield unit
+        for index, (channel, event) in enumerate(unit.pending):
             await self.bus.publish(channel, event)
+            if index in unit.appended_at:
+                self.metrics.relayed(time.perf_counter() - unit.appended_at[index])
 
     # --- conversations -----------------------------------------------------------
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from handoff.app import create_app
 from handoff.botprocess import BotProcesses, port_of
 from handoff.config import Settings
+from handoff.observability.logs import access_log_options, configure_logging
 
 log = logging.getLogger("relais")
 
@@ -35,7 +36,7 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
         await bot.start()
         print(f"bot: starting Rasa on {bot.url} and the action server (logs in {bot.log_dir})", flush=True)
 
-    runner = web.AppRunner(create_app(settings), handle_signals=False)
+    runner = web.AppRunner(create_app(settings), handle_signals=False, **access_log_options())
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -45,7 +46,8 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
         f"  demo shop with the widget  {base}/\n"
         f"  agents' console            {base}/console\n"
         f"  API (OpenAPI)              {base}/api/openapi.json\n"
-        f"  health                     {base}/healthz\n"
+        f"  health (live / ready)      {base}/healthz  {base}/readyz\n"
+        f"  metrics (Prometheus)       {base}/metrics\n"
         "Add an agent: .venv/bin/relais agents add alice --role ambassador --languages fr,en --skills awning\n"
         "Ctrl-C stops everything.\n",
         flush=True,
@@ -80,5 +82,5 @@ def _actions_port() -> int:
 
 
 def run(settings: Settings, *, with_bot: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
     asyncio.run(serve(settings, with_bot=with_bot))

@@ -23,6 +23,13 @@ def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
     assert settings_from_mapping({"routing": {"max_wait_seconds": 600}}, {}).routing.max_wait_seconds == 600
 
 
+def test_log_format_is_text_by_default_and_json_on_request() -> None:
+    defaults = settings_from_mapping({}, {})
+    assert (defaults.log_format, defaults.log_level) == ("text", "INFO")
+    assert settings_from_mapping({"log": {"format": "json", "level": "warning"}}, {}).log_level == "WARNING"
+    assert settings_from_mapping({"log": {"format": "text"}}, {"RELAIS_LOG_FORMAT": "JSON"}).log_format == "json"
+
+
 def test_environment_overrides_the_file() -> None:
     settings = load_settings(
         DEFAULT_ENDPOINTS,
@@ -50,6 +57,9 @@ def test_environment_overrides_the_file() -> None:
         ({"backend": {"type": "etcd"}}, {}, "relais.backend.type"),
         ({"bot": {"url": "ftp://x"}}, {}, "RASA_URL"),
         ({"store": "sqlite"}, {}, "relais.store"),
+        ({"log": {"format": "xml"}}, {}, "relais.log.format"),
+        ({}, {"RELAIS_LOG_FORMAT": "logfmt"}, "RELAIS_LOG_FORMAT"),
+        ({"log": {"level": "chatty"}}, {}, "relais.log.level"),
     ],
 )
 def test_bad_values_name_the_setting(raw: dict[str, object], env: dict[str, str], named: str) -> None:

@@ -101,7 +101,9 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("get", "/api/conversations/{conversation_id}/messages", "Read a conversation", "agent", None, 200),
     ("get", "/api/conversations/{conversation_id}/transcript", "Full transcript with handoff events (advisors)", "agent", None, 200),
     ("get", "/api/conversations", "Live conversations (supervision, advisors)", "agent", None, 200),
-    ("get", "/healthz", "Health of store, backend and bot", None, None, 200),
+    ("get", "/healthz", "Liveness: the process answers (no dependency is checked)", None, None, 200),
+    ("get", "/readyz", "Readiness: store, Redis (when configured) and Rasa reachable; 503 names what is down", None, None, 200),
+    ("get", "/metrics", "Prometheus metrics (text exposition format)", None, None, 200),
 ]
 
 

@@ -145,7 +145,8 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
         if isinstance(frame, TypingFrame):
             await svc.visitors.typing(conversation, frame.typing)
 
-    await _run(session, subscription, _passthrough, on_frame)
+    with svc.metrics.socket_open("visitor"):
+        await _run(session, subscription, _passthrough, on_frame)
     return socket
 
 
@@ -187,7 +188,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         elif isinstance(frame, TypingFrame):
             await svc.desk.typing(agent, frame.conversation_id or "", frame.typing)
 
-    await _run(session, subscription, translate, on_frame)
+    with svc.metrics.socket_open("agent"):
+        await _run(session, subscription, translate, on_frame)
     return socket
 
 

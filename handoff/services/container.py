@@ -8,6 +8,8 @@ from handoff.agents import AgentService
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.observability.health import Readiness
+from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
@@ -26,3 +28,5 @@ class Services:
     handoffs: HandoffCoordinator
     visitors: VisitorService
     desk: AgentDesk
+    metrics: Metrics
+    readiness: Readiness

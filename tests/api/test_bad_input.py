@@ -81,8 +81,8 @@ async def test_unknown_api_path_is_json_404_and_service_stays_up(service: Runnin
     assert (status, answer["error"]["code"]) == (404, "not_found")
     status, answer = await service.call("DELETE", "/api/availability")
     assert status == 405
-    status, health = await service.call("GET", "/healthz")
-    assert status == 200 and health["store"] == "ok"
+    status, ready = await service.call("GET", "/readyz")
+    assert ready["checks"]["store"] == "ok", ready
 
 
 async def test_hostile_html_is_stored_as_plain_text(service: RunningService) -> None:

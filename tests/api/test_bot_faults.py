@@ -40,8 +40,8 @@ async def test_a_misbehaving_bot_keeps_the_message_tells_the_visitor_and_recover
     assert notice["text"] == texts.say("bot_unavailable", "fr")
     assert notice["data"] == {"event": "bot_unavailable", "offer_handoff": True}
     assert [(m["seq"], m["sender_kind"]) for m in await service.messages(conversation)] == [(1, "visitor"), (2, "system")]
-    status, health = await service.call("GET", "/healthz")
-    assert status == 200 and health["store"] == "ok"
+    status, ready = await service.call("GET", "/readyz")
+    assert ready["checks"]["store"] == "ok", ready
     # The visitor can still ask for a person (nobody is online: the offline form).
     status, body = await service.call(
         "POST", f"/api/visitor/conversations/{cid}/handoff", token=conversation["visitor_token"], json={"pool": "ambassador"}

@@ -26,8 +26,8 @@ async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: Se
     assert reply["sender_kind"] == "system"
     assert reply["data"]["event"] == "bot_unavailable" and reply["data"]["offer_handoff"] is True
     assert "indisponible" in reply["text"]
-    status, health = await service.call("GET", "/healthz")
-    assert status == 200 and health["bot"] == "down"
+    status, ready = await service.call("GET", "/readyz")
+    assert status == 503 and ready["down"] == ["rasa"] and ready["checks"]["store"] == "ok"
     assert [m["seq"] for m in await service.messages(conversation)] == [1, 2]
 
 

@@ -27,10 +27,12 @@ from typing import Any
 from handoff.agents import AgentService
 from handoff.config import RoutingSettings
 from handoff.conversations import ConversationService
-from handoff.domain import Agent, Conversation, HandoffRequest, Pool
+from handoff.domain import DEFAULT_BRAND, Agent, Conversation, HandoffRequest, Pool
+from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing import outcomes as out
 from handoff.routing.engine import RoutingEngine
+from handoff.routing.state import Ticket
 from handoff.services.handoffs import close, offers, request, restore, transfer, views
 from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
@@ -48,6 +50,7 @@ class HandoffCoordinator:
         bus: EventBus,
         settings: RoutingSettings | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         routing = settings or RoutingSettings()
         self.ctx = HandoffContext(
@@ -58,6 +61,7 @@ class HandoffCoordinator:
             positions=PositionPublisher(engine, bus, routing.position_interval_seconds),
             settings=routing,
             clock=clock,
+            metrics=metrics or Metrics(),
         )
         self.engine = engine
 
@@ -103,6 +107,11 @@ class HandoffCoordinator:
 
     async def entry_view(self, conversation_id: str, *, expires_at: float | None = None) -> dict[str, Any]:
         return await views.entry_view(self.ctx, conversation_id, expires_at=expires_at)
+
+    async def waiting_everywhere(self) -> list[Ticket]:
+        """Every waiting conversation of every brand (for the queue metrics)."""
+        brands = {DEFAULT_BRAND, *await self.engine.backend.brands()}
+        return [ticket for brand in sorted(brands) for ticket in await self.engine.waiting(brand=brand)]
 
     def start(self) -> None:
         """Start publishing queue positions (once the event loop runs)."""

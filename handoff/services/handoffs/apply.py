@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from handoff.domain import Conflict, ConversationStatus, HandoffEventType, NotFound, SenderKind
+from handoff.domain import (
+    Conflict,
+    Conversation,
+    ConversationStatus,
+    HandoffEventType,
+    NotFound,
+    SenderKind,
+)
 from handoff.events import AssignedToAgent, OfferMade, OfferRevoked, PresenceChanged, Unassigned
 from handoff.realtime import AGENTS_CHANNEL, agent_channel
 from handoff.routing import outcomes as out
@@ -28,6 +36,7 @@ async def apply(ctx: HandoffContext, outcomes: Iterable[out.Outcome]) -> None:
     pending = list(outcomes)
     while pending:
         outcome = pending.pop(0)
+        _count(ctx, outcome)
         try:
             pending.extend(await _apply_one(ctx, outcome))
         except (NotFound, Conflict):
@@ -39,6 +48,18 @@ async def apply(ctx: HandoffContext, outcomes: Iterable[out.Outcome]) -> None:
         elif isinstance(outcome, MOVES_THE_QUEUE):
             ctx.positions.mark_dirty()
     await deltas.publish(ctx)
+
+
+def _count(ctx: HandoffContext, outcome: out.Outcome) -> None:
+    """The router's decisions as metrics (docs/operations.md)."""
+    if isinstance(outcome, out.Offered):
+        ctx.metrics.offer_made()
+    elif isinstance(outcome, out.Assigned):
+        (ctx.metrics.offer_accepted if outcome.via == out.VIA_OFFER else ctx.metrics.claimed)()
+    elif isinstance(outcome, out.OfferExpired):
+        ctx.metrics.offer_expired()
+    elif isinstance(outcome, out.Declined):
+        ctx.metrics.offer_declined()
 
 
 async def _apply_one(ctx: HandoffContext, outcome: out.Outcome) -> list[out.Outcome]:
@@ -94,7 +115,17 @@ async def _assigned(ctx: HandoffContext, assigned: out.Assigned) -> list[out.Out
         # the slot goes back, and what that frees is offered in turn.
         log.info("conversation %s left before its assignment to %s was stored", cid, agent.id)
         return await ctx.engine.release(cid, agent.id, ctx.clock())
+    await _observe_wait(ctx, conversation)
     return []
+
+
+async def _observe_wait(ctx: HandoffContext, conversation: Conversation) -> None:
+    """How long the conversation waited for this person: since it was last (re)queued."""
+    queued = await ctx.conversations.last_event_times(
+        [conversation.id], (HandoffEventType.QUEUED, HandoffEventType.REQUEUED)
+    )
+    if conversation.id in queued and conversation.pool is not None:
+        ctx.metrics.queue_waited(conversation.pool.value, (datetime.now(UTC) - queued[conversation.id]).total_seconds())
 
 
 async def _requeued(ctx: HandoffContext, requeued: out.Requeued) -> None:

@@ -1,5 +1,5 @@
 """What every handoff use case works with: the store, the router, the bus, the clock,
-and the two publishers of queue news (consoles' deltas, visitors' positions)."""
+the two publishers of queue news (consoles' deltas, visitors' positions) and the metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from handoff.agents import AgentService
 from handoff.config import RoutingSettings
 from handoff.conversations import ConversationService
 from handoff.domain import Agent
+from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.handoffs.positions import PositionPublisher
@@ -25,6 +26,7 @@ class HandoffContext:
     positions: PositionPublisher
     settings: RoutingSettings = field(default_factory=RoutingSettings)
     clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def agent_card(agent: Agent) -> dict[str, str]:

@@ -96,6 +96,7 @@ async def request(ctx: HandoffContext, conversation: Conversation, request: Hand
         if enqueued:  # the store said no (or failed): the router forgets it too, and offers the slot again
             await apply(ctx, await ctx.engine.cancel(cid, ctx.clock()))
         raise
+    ctx.metrics.escalation(request.reason.value, request.pool.value, "queued")
     await apply(ctx, outcomes)
     return position
 
@@ -110,3 +111,4 @@ async def nobody_available(ctx: HandoffContext, conversation: Conversation, requ
             conversation.id, SenderKind.SYSTEM, texts.say("no_agent", conversation.language),
             data={"event": "no_agent", "offline_form": True, "pool": request.pool.value},
         )
+    ctx.metrics.escalation(request.reason.value, request.pool.value, "no_agent")

@@ -1,0 +1,39 @@
+"""Operations edges: liveness `GET /healthz`, readiness `GET /readyz`, metrics `GET /metrics`.
+
+Liveness says only that the process answers (a probe that restarts the process
+must not fail because PostgreSQL, Redis or Rasa is down); readiness runs the
+checks `app.py` chose and answers 503 naming what is down; metrics reads the
+queues from the router, then renders the instance's registry (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from handoff.api.context import services
+from handoff.observability.metrics import CONTENT_TYPE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    report = await services(request).readiness.report()
+    if report.ready:
+        return web.json_response({"status": "ready", "checks": report.checks})
+    return web.json_response({"status": "not_ready", "down": report.down, "checks": report.checks}, status=503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    svc = services(request)
+    waiting = [(ticket.pool.value, ticket.enqueued_at) for ticket in await svc.handoffs.waiting_everywhere()]
+    svc.metrics.observe_queues(waiting, time.time())
+    return web.Response(body=svc.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
