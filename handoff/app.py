@@ -20,6 +20,7 @@ from handoff.api.context import SERVICES
 from handoff.api.cors import cors_middleware
 from handoff.api.errors import error_middleware
 from handoff.api.routes import setup_routes
+from handoff.api.ws import track_sockets
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[cors_middleware(settings.widget_origins), error_middleware], client_max_size=MAX_BODY_BYTES
     )
     setup_routes(app)
+    track_sockets(app, settings.shutdown_timeout_seconds)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings) as services:

@@ -7,6 +7,10 @@ about conversations; the store is the source of truth. What goes over a socket i
 the typed events of `handoff/events.py` (`to_json()`); client frames are read
 with `client_frame_from_json`. An agent's socket sends its queue once, then the
 deltas of that agent's view (`services/desk.py::AgentQueueView`).
+
+When the instance shuts down, every open socket is closed with 1012 ("service
+restart"): clients reconnect (to this instance once it is back, or to another)
+and resume from their last sequence number; a socket asked for meanwhile gets 503.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from handoff.api.context import services
 from handoff.api.payload import after_param
@@ -53,6 +58,7 @@ from handoff.services.desk import AgentQueueView
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
+RESTART_REASON = b"service restart: reconnect"
 ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
 
@@ -92,9 +98,47 @@ class _Session:
                 await self.send(ErrorFrame(str(exc)))
 
 
+class OpenSockets:
+    """The instance's open WebSockets, so that a shutdown can tell each to reconnect."""
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.closing = False
+
+    async def close_all(self, wait_seconds: float) -> None:
+        """Refuse new sockets; close the open ones with 1012, waiting at most `wait_seconds`
+        for clients to answer the close frame."""
+        self.closing = True
+        closes = [
+            asyncio.ensure_future(socket.close(code=WSCloseCode.SERVICE_RESTART, message=RESTART_REASON))
+            for socket in list(self.sockets)
+        ]
+        if closes:
+            _, late = await asyncio.wait(closes, timeout=wait_seconds)
+            for close in late:
+                close.cancel()
+
+
+OPEN_SOCKETS = web.AppKey("open_sockets", OpenSockets)
+
+
+def track_sockets(app: web.Application, close_timeout: float) -> None:
+    """Keep the app's open sockets; close them first when the app shuts down."""
+    app[OPEN_SOCKETS] = OpenSockets()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await app[OPEN_SOCKETS].close_all(close_timeout)
+
+    app.on_shutdown.append(on_shutdown)
+
+
 async def _open(request: web.Request) -> web.WebSocketResponse:
+    registry = request.app[OPEN_SOCKETS]
+    if registry.closing:
+        raise web.HTTPServiceUnavailable(reason="the service is restarting; reconnect")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=16 * 1024)
     await socket.prepare(request)
+    registry.sockets.add(socket)
     return socket
 
 
@@ -122,6 +166,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     after = after_param(request)
     socket = await _open(request)
     session = _Session(socket)
+    session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
         await session.send(MessageAdded.of(message))
