@@ -2,7 +2,9 @@
 
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
-lost, and duplicates are dropped by sequence number. The bus never needs to know
+lost, and duplicates are dropped by sequence number; a message that arrives
+before an earlier one of its conversation (two writers' publications crossed)
+makes the session read the missing ones from the store first. The bus never needs to know
 about conversations; the store is the source of truth. What goes over a socket is
 the typed events of `handoff/events.py` (`to_json()`); client frames are read
 with `client_frame_from_json`. An agent's socket sends its queue once, then the
@@ -25,7 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from handoff.api.context import services
 from handoff.api.payload import after_param
-from handoff.domain import Agent, ConversationStatus, DomainError, Unauthorized
+from handoff.domain import Agent, ConversationStatus, DomainError, Message, Unauthorized
 from handoff.events import (
     AssignedToAgent,
     ClientFrame,
@@ -54,6 +56,7 @@ from handoff.realtime import (
     agent_channel,
     conversation_channel,
 )
+from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView
 
 routes = web.RouteTableDef()
@@ -61,21 +64,37 @@ HEARTBEAT_SECONDS = 20.0
 RESTART_REASON = b"service restart: reconnect"
 ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
+ReadAfter = Callable[[str, int], Awaitable[list[Message]]]  # a conversation's messages after a seq
 
 
 class _Session:
-    """One socket: forwards events, drops already-sent messages, answers client frames."""
+    """One socket: forwards events, each conversation's messages once and in order,
+    answers client frames."""
 
-    def __init__(self, socket: web.WebSocketResponse) -> None:
+    def __init__(self, socket: web.WebSocketResponse, read_after: ReadAfter) -> None:
         self.socket = socket
+        self.read_after = read_after
         self.last_seq: dict[str, int] = {}
 
     async def send(self, event: Event) -> None:
-        if isinstance(event, MessageAdded):
-            conversation_id, seq = event.message["conversation_id"], event.message["seq"]
-            if seq <= self.last_seq.get(conversation_id, 0):
-                return
-            self.last_seq[conversation_id] = seq
+        if not isinstance(event, MessageAdded):
+            await self.socket.send_json(event.to_json())
+            return
+        conversation_id, seq = event.message["conversation_id"], event.message["seq"]
+        last = self.last_seq.get(conversation_id)
+        if last is not None and seq > last + 1:
+            # Two writers publish after their own commits, so N+1 can come before N. N is
+            # committed (seq is taken under the conversation's lock): read it, send it now,
+            # and drop it when it comes late.
+            for missing in await self.read_after(conversation_id, last):
+                if missing.seq >= seq:
+                    break
+                await self._deliver(MessageAdded.of(missing))
+        if seq > self.last_seq.get(conversation_id, 0):
+            await self._deliver(event)
+
+    async def _deliver(self, event: MessageAdded) -> None:
+        self.last_seq[event.message["conversation_id"]] = event.message["seq"]
         await self.socket.send_json(event.to_json())
 
     async def pump(self, subscription: Subscription, translate: Translate) -> None:
@@ -153,6 +172,13 @@ async def _run(session: _Session, subscription: Subscription, translate: Transla
         await subscription.close()
 
 
+def _reader(svc: Services) -> ReadAfter:
+    async def read_after(conversation_id: str, after: int) -> list[Message]:
+        return await svc.conversations.messages(conversation_id, after=after)
+
+    return read_after
+
+
 async def _passthrough(event: Event) -> list[Event]:
     return [event]
 
@@ -165,7 +191,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     )
     after = after_param(request)
     socket = await _open(request)
-    session = _Session(socket)
+    session = _Session(socket, _reader(svc))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
@@ -191,7 +217,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         raise Unauthorized("missing token")
     agent = await svc.agents.authenticate(token)
     socket = await _open(request)
-    session = _Session(socket)
+    session = _Session(socket, _reader(svc))
     held, _ = await svc.desk.my_conversations(agent)
     subscription = await svc.bus.subscribe(
         agent_channel(agent.id), AGENTS_CHANNEL, *(conversation_channel(c.id) for c in held)
