@@ -5,12 +5,14 @@ ports, each from its own `endpoints.yml` written from a `Settings`, waits until
 `/healthz` answers 200 (failing at once, with the instance's log, if the process
 dies first), and sends them SIGTERM or SIGKILL. Every process it started is
 killed and reaped when the test ends, whatever happened: no orphan survives a
-failing test.
+failing test — nor a test run that is itself killed (the kernel sends the
+instances SIGKILL when the pytest process dies, PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
@@ -32,6 +34,12 @@ from tests.support.service import WAIT_SECONDS
 OVERRIDING_ENV = ("DATABASE_URL", "REDIS_URL", "RASA_URL", "RELAIS_HOST", "RELAIS_PORT", "RELAIS_PUBLIC_URL",
                   "RELAIS_WIDGET_ORIGINS")
 LOG_TAIL_CHARS = 4000
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the process that started it dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -109,7 +117,7 @@ class ServiceProcess:
             log.flush()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "handoff.cli", "run"], cwd=REPO_ROOT, env=env,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
             )
 
     async def _wait_ready(self) -> None:
