@@ -4,15 +4,16 @@ Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
 lost, and duplicates are dropped by sequence number; a message that arrives
 before an earlier one of its conversation (two writers' publications crossed)
-makes the session read the missing ones from the store first. The bus never needs to know
-about conversations; the store is the source of truth. What goes over a socket is
+makes the session read the missing ones from the store first. The bus never
+needs to know about conversations; the store is the source of truth. What goes over a socket is
 the typed events of `handoff/events.py` (`to_json()`); client frames are read
 with `client_frame_from_json`. An agent's socket sends its queue once, then the
 deltas of that agent's view (`services/desk.py::AgentQueueView`).
 
 When the instance shuts down, every open socket is closed with 1012 ("service
 restart"): clients reconnect (to this instance once it is back, or to another)
-and resume from their last sequence number; a socket asked for meanwhile gets 503.
+and resume from their last sequence number; an upgrade request received
+meanwhile gets 503.
 """
 
 from __future__ import annotations
