@@ -23,6 +23,7 @@ from handoff.api.errors import error_middleware
 from handoff.api.payload import storable_params_middleware
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import install as install_security_headers
+from handoff.api.ws import track_sockets
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.config import Settings
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> web.Application:
     redact_access_log()
     setup_routes(app)
     install_security_headers(app)
+    track_sockets(app, settings.shutdown_timeout_seconds)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings) as services:

@@ -64,6 +64,8 @@ class Settings:
     widget_origins: tuple[str, ...] = ("*",)  # sites allowed to embed the widget (CORS)
     log_format: str = "text"  # "json" (one object per line, for production) | "text"
     log_level: str = "INFO"
+    # On SIGTERM, requests in flight get this long to finish (docs/architecture.md, "Shutting down").
+    shutdown_timeout_seconds: float = 10.0
 
 
 DEFAULTS = Settings()
@@ -134,6 +136,10 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     if not 0 <= port <= 65535:
         raise ConfigError(f"relais.service.port (RELAIS_PORT) must be 0-65535, got {port}")
     public_url = str(env.get("RELAIS_PUBLIC_URL") or service.get("public_url") or f"http://{host}:{port}")
+    shutdown_timeout = _number(
+        service.get("shutdown_timeout_seconds", DEFAULTS.shutdown_timeout_seconds),
+        "relais.service.shutdown_timeout_seconds", minimum=0.1,
+    )
 
     database_url = _url(
         env.get("DATABASE_URL") or store.get("url") or DEFAULTS.database_url,
@@ -210,6 +216,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         widget_origins=widget_origins,
         log_format=log_format,
         log_level=log_level,
+        shutdown_timeout_seconds=shutdown_timeout,
     )
 
 

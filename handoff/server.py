@@ -1,6 +1,11 @@
 """`relais run`: serve the handoff service, optionally with the bot's processes.
 
-Ctrl-C (SIGINT) or SIGTERM stops the service first, then the bot, cleanly.
+Ctrl-C (SIGINT) or SIGTERM stops the service first, then the bot, cleanly. The
+service's shutdown (docs/architecture.md, "Shutting down"): stop listening, tell
+open WebSockets to reconnect (1012), let requests in flight finish for up to
+`shutdown_timeout_seconds` (then cancel them), close the components, exit. A
+watchdog thread ends the process if that ever takes longer than twice the setting
+plus `WATCHDOG_MARGIN_SECONDS`, whatever hangs.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
+import threading
 
 from aiohttp import web
 
@@ -19,6 +26,8 @@ from handoff.config import Settings
 from handoff.observability.logs import access_log_options, configure_logging
 
 log = logging.getLogger("relais")
+WATCHDOG_MARGIN_SECONDS = 10.0
+WATCHDOG_EXIT_CODE = 70  # EX_SOFTWARE: the shutdown hung and was cut short
 
 
 async def serve(settings: Settings, *, with_bot: bool) -> None:
@@ -36,7 +45,12 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
         await bot.start()
         print(f"bot: starting Rasa on {bot.url} and the action server (logs in {bot.log_dir})", flush=True)
 
-    runner = web.AppRunner(create_app(settings), handle_signals=False, **access_log_options())
+    runner = web.AppRunner(
+        create_app(settings),
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        **access_log_options(),
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -65,9 +79,25 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
         await stop.wait()
     finally:
         print("stopping…", flush=True)
+        watchdog = _watchdog(2 * settings.shutdown_timeout_seconds + WATCHDOG_MARGIN_SECONDS)
         await runner.cleanup()
+        watchdog.cancel()
         if bot is not None:
             await bot.stop()
+
+
+def _watchdog(seconds: float) -> threading.Timer:
+    """A thread (it runs even if the event loop is stuck) that ends the process after `seconds`."""
+
+    def expire() -> None:
+        log.error("the shutdown took more than %.0f s; exiting now", seconds)
+        logging.shutdown()
+        os._exit(WATCHDOG_EXIT_CODE)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _actions_port() -> int:

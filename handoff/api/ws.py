@@ -2,26 +2,34 @@
 
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
-lost, and duplicates are dropped by sequence number. The bus never needs to know
-about conversations; the store is the source of truth. What goes over a socket is
+lost, and duplicates are dropped by sequence number; a message that arrives
+before an earlier one of its conversation (two writers' publications crossed)
+makes the session read the missing ones from the store first. The bus never
+needs to know about conversations; the store is the source of truth. What goes over a socket is
 the typed events of `handoff/events.py` (`to_json()`); client frames are read
 with `client_frame_from_json`. An agent's socket sends its queue once, then the
 deltas of that agent's view (`services/desk.py::AgentQueueView`).
+
+When the instance shuts down, every open socket is closed with 1012 ("service
+restart"): clients reconnect (to this instance once it is back, or to another)
+and resume from their last sequence number; an upgrade request received
+meanwhile gets 503.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from handoff.api import safe_json
 from handoff.api.context import services
 from handoff.api.cors import socket_origin_allowed
 from handoff.api.payload import after_param
-from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Unauthorized
+from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Message, Unauthorized
 from handoff.events import (
     AssignedToAgent,
     ClientFrame,
@@ -52,30 +60,55 @@ from handoff.realtime import (
     agent_channel,
     conversation_channel,
 )
+from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView
 from handoff.services.privacy import redact_for
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
+RESTART_REASON = b"service restart: reconnect"
 ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
+ReadAfter = Callable[[str, int], Awaitable[list[Message]]]  # a conversation's messages after a seq
 
 
 class _Session:
-    """One socket: forwards events, drops already-sent messages, answers client frames."""
+    """One socket: forwards events, each conversation's messages once and in order,
+    answers client frames."""
 
-    def __init__(self, socket: web.WebSocketResponse, shape: Callable[[JsonObject], JsonObject] | None = None) -> None:
+    def __init__(
+        self,
+        socket: web.WebSocketResponse,
+        read_after: ReadAfter,
+        shape: Callable[[JsonObject], JsonObject] | None = None,
+    ) -> None:
         self.socket = socket
+        self.read_after = read_after
         self.shape = shape  # what this reader may see of each frame (e.g. masked personal data)
         self.last_seq: dict[str, int] = {}
 
     async def send(self, event: Event) -> None:
-        if isinstance(event, MessageAdded):
-            conversation_id, seq = event.message["conversation_id"], event.message["seq"]
-            if seq <= self.last_seq.get(conversation_id, 0):
-                return
-            self.last_seq[conversation_id] = seq
-        frame = event.to_json()
+        if not isinstance(event, MessageAdded):
+            await self._send_json(event.to_json())
+            return
+        conversation_id, seq = event.message["conversation_id"], event.message["seq"]
+        last = self.last_seq.get(conversation_id)
+        if last is not None and seq > last + 1:
+            # Two writers publish after their own commits, so N+1 can come before N. N is
+            # committed (seq is taken under the conversation's lock): read it, send it now,
+            # and drop it when it comes late.
+            for missing in await self.read_after(conversation_id, last):
+                if missing.seq >= seq:
+                    break
+                await self._deliver(MessageAdded.of(missing))
+        if seq > self.last_seq.get(conversation_id, 0):
+            await self._deliver(event)
+
+    async def _deliver(self, event: MessageAdded) -> None:
+        self.last_seq[event.message["conversation_id"]] = event.message["seq"]
+        await self._send_json(event.to_json())
+
+    async def _send_json(self, frame: JsonObject) -> None:
         await self.socket.send_json(self.shape(frame) if self.shape else frame)
 
     async def pump(self, subscription: Subscription, translate: Translate) -> None:
@@ -98,7 +131,44 @@ class _Session:
                 await self.send(ErrorFrame(str(exc)))
 
 
+class OpenSockets:
+    """The instance's open WebSockets, so that a shutdown can tell each to reconnect."""
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.closing = False
+
+    async def close_all(self, wait_seconds: float) -> None:
+        """Refuse new sockets; close the open ones with 1012, waiting at most `wait_seconds`
+        for clients to answer the close frame."""
+        self.closing = True
+        closes = [
+            asyncio.ensure_future(socket.close(code=WSCloseCode.SERVICE_RESTART, message=RESTART_REASON))
+            for socket in list(self.sockets)
+        ]
+        if closes:
+            _, late = await asyncio.wait(closes, timeout=wait_seconds)
+            for close in late:
+                close.cancel()
+
+
+OPEN_SOCKETS = web.AppKey("open_sockets", OpenSockets)
+
+
+def track_sockets(app: web.Application, close_timeout: float) -> None:
+    """Keep the app's open sockets; close them first when the app shuts down."""
+    app[OPEN_SOCKETS] = OpenSockets()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await app[OPEN_SOCKETS].close_all(close_timeout)
+
+    app.on_shutdown.append(on_shutdown)
+
+
 async def _open(request: web.Request, *, shared: bool) -> web.WebSocketResponse:
+    registry = request.app[OPEN_SOCKETS]
+    if registry.closing:
+        raise web.HTTPServiceUnavailable(reason="the service is restarting; reconnect")
     settings = services(request).settings
     if not socket_origin_allowed(
         request, shared=shared, allowed_origins=settings.widget_origins, public_url=settings.public_url
@@ -106,6 +176,7 @@ async def _open(request: web.Request, *, shared: bool) -> web.WebSocketResponse:
         raise Forbidden("this origin may not open this socket")
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=16 * 1024)
     await socket.prepare(request)
+    registry.sockets.add(socket)
     return socket
 
 
@@ -120,6 +191,13 @@ async def _run(session: _Session, subscription: Subscription, translate: Transla
         await subscription.close()
 
 
+def _reader(svc: Services) -> ReadAfter:
+    async def read_after(conversation_id: str, after: int) -> list[Message]:
+        return await svc.conversations.messages(conversation_id, after=after)
+
+    return read_after
+
+
 async def _passthrough(event: Event) -> list[Event]:
     return [event]
 
@@ -132,7 +210,8 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     )
     after = after_param(request)
     socket = await _open(request, shared=True)
-    session = _Session(socket)
+    session = _Session(socket, _reader(svc))
+    session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
         await session.send(MessageAdded.of(message))
@@ -158,7 +237,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         raise Unauthorized("missing token")
     agent = await svc.agents.authenticate(token)
     socket = await _open(request, shared=False)
-    session = _Session(socket, shape=lambda frame: redact_for(agent, frame))
+    session = _Session(socket, _reader(svc), shape=lambda frame: redact_for(agent, frame))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.
     subscription = await svc.bus.subscribe(agent_channel(agent.id), AGENTS_CHANNEL)

@@ -275,15 +275,21 @@
     url.searchParams.set("token", state.token);
     const socket = new WebSocket(url.href);
     state.socket = socket;
+    let subscribed = false;
     socket.onopen = () => {
       $("conn").hidden = true;
-      if (state.retries > 0) reload().catch(() => {}); // a reconnection: catch up
-      state.retries = 0;
       for (const chat of state.chats.values()) if (chat.mode === "watch") watch(chat.id);
     };
     socket.onmessage = (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
+      // The server subscribes before its first frame: catching up from then on
+      // misses nothing committed between the reconnection and the subscription.
+      if (!subscribed) {
+        subscribed = true;
+        if (state.retries > 0) reload().catch(() => {}); // a reconnection: catch up
+        state.retries = 0;
+      }
       handle(frame);
     };
     socket.onclose = () => {
