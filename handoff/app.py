@@ -96,7 +96,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             visitors=VisitorService(conversations, bot, handoffs, bus),
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
-            readiness=Readiness(checks),
+            readiness=Readiness(checks, optional=frozenset({"rasa"})),
         )
         await handoffs.restore()
         handoffs.start()

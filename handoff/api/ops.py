@@ -2,7 +2,8 @@
 
 Liveness says only that the process answers (a probe that restarts the process
 must not fail because PostgreSQL, Redis or Rasa is down); readiness runs the
-checks `app.py` chose and answers 503 naming what is down; metrics reads the
+checks `app.py` chose and answers 503 naming what is down (200 "degraded" when
+only an optional one, Rasa, is); metrics reads the
 queues from the router, then renders the instance's registry (docs/operations.md).
 """
 
@@ -26,6 +27,8 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     report = await services(request).readiness.report()
+    if report.degraded and report.ready:
+        return web.json_response({"status": "degraded", "degraded": report.degraded, "checks": report.checks})
     if report.ready:
         return web.json_response({"status": "ready", "checks": report.checks})
     return web.json_response({"status": "not_ready", "down": report.down, "checks": report.checks}, status=503)

@@ -2,8 +2,11 @@
 
 `Readiness` runs named checks — the store, Redis when the backend is Redis, the
 Rasa server — concurrently, each within a bound, and says which are down.
-`app.py` chooses the checks (it knows the concrete backends); `GET /readyz`
-(api/ops.py) answers 200 when all pass, 503 naming those that failed.
+`app.py` chooses the checks (it knows the concrete backends) and which are
+optional: the service works without them, degraded (without Rasa visitors are
+told the bot is away and can still reach a person), so they must not take every
+instance out of a load balancer. `GET /readyz` (api/ops.py) answers 200 when the
+required checks pass (naming degraded ones), 503 naming the required ones down.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ OK, DOWN = "ok", "down"
 @dataclass(frozen=True, slots=True)
 class Report:
     checks: dict[str, str]
+    optional: frozenset[str] = frozenset()
 
     @property
     def down(self) -> list[str]:
-        return [name for name, state in self.checks.items() if state != OK]
+        """Required checks that failed: the instance cannot serve."""
+        return [name for name, state in self.checks.items() if state != OK and name not in self.optional]
+
+    @property
+    def degraded(self) -> list[str]:
+        """Optional checks that failed: the instance serves without them."""
+        return [name for name, state in self.checks.items() if state != OK and name in self.optional]
 
     @property
     def ready(self) -> bool:
@@ -35,8 +45,15 @@ class Report:
 class Readiness:
     """A check passes when it returns anything but False within the bound, without raising."""
 
-    def __init__(self, checks: Mapping[str, Check], timeout_seconds: float = CHECK_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        checks: Mapping[str, Check],
+        timeout_seconds: float = CHECK_TIMEOUT_SECONDS,
+        *,
+        optional: frozenset[str] = frozenset(),
+    ) -> None:
         self._checks = dict(checks)
+        self._optional = optional
         self._timeout = timeout_seconds
 
     async def _run(self, name: str, check: Check) -> str:
@@ -54,4 +71,4 @@ class Readiness:
     async def report(self) -> Report:
         names = list(self._checks)
         states = await asyncio.gather(*(self._run(name, self._checks[name]) for name in names))
-        return Report(dict(zip(names, states, strict=True)))
+        return Report(dict(zip(names, states, strict=True)), self._optional)

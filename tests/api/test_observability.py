@@ -126,7 +126,8 @@ async def test_liveness_and_readiness(service_factory: ServiceFactory, misbehavi
 
     bot_down = await service_factory()  # the bot points at a closed port
     status, ready = await bot_down.call("GET", "/readyz")
-    assert status == 503 and ready["status"] == "not_ready" and ready["down"] == ["rasa"]
+    # Without the bot the service still serves (visitors reach people): degraded, not out of rotation.
+    assert status == 200 and ready["status"] == "degraded" and ready["degraded"] == ["rasa"], ready
     status, _ = await bot_down.call("GET", "/healthz")
     assert status == 200
 
