@@ -13,7 +13,8 @@ people concerned. It is the only place where routing and the store meet.
 - `apply.py` — each router outcome as a unit of work (offer, assignment, requeue …);
 - `views.py` — offers and queue entries, and the queue deltas for consoles;
 - `positions.py` — visitors' queue positions, published when they change;
-- `restore.py` — the router rebuilt from the store at start-up.
+- `restore.py` — the router rebuilt from the store at start-up, and again if its
+  shared state is lost (`sweep` checks first).
 
 `HandoffCoordinator` is the one object the other services and the API hold.
 """
@@ -96,6 +97,8 @@ class HandoffCoordinator:
         await apply(self.ctx, outcomes)
 
     async def sweep(self) -> None:
+        """The periodic step: restore a lost routing state first, then fire due timers."""
+        await restore.recover(self.ctx)
         await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
 
     async def restore(self) -> None:

@@ -5,6 +5,12 @@ again in the order they were queued; ASSIGNED ones are adopted by their agent
 (`engine.adopt`), so loads are right and an agent who does not come back is in
 its grace period, after which its chats are requeued. On a shared (Redis) router
 that already knows them, every step is a no-op.
+
+The same runs again while the service is up when the shared state was lost
+(`recover`: Redis restarted empty or was flushed; the backend notices its epoch
+key is gone). Then agents are also expected back (`engine.resume_on_heartbeat`):
+their consoles are still open, and their next heartbeat brings them back online
+within the grace period, so their chats stay theirs.
 """
 
 from __future__ import annotations
@@ -21,11 +27,23 @@ QUEUED_EVENTS = (HandoffEventType.QUEUED, HandoffEventType.REQUEUED, HandoffEven
 ASSIGNED_EVENTS = (HandoffEventType.ACCEPTED, HandoffEventType.CLAIMED)
 
 
-async def restore(ctx: HandoffContext) -> None:
+async def recover(ctx: HandoffContext) -> bool:
+    """Restore the routing state if it was lost since it was last restored; True if it was."""
+    if not await ctx.engine.backend.state_lost():
+        return False
+    log.warning("routing state lost (Redis restarted empty or flushed): restoring it from the store")
+    await restore(ctx, after_loss=True)
+    log.warning("routing state restored from the store")
+    return True
+
+
+async def restore(ctx: HandoffContext, *, after_loss: bool = False) -> None:
     engine, conversations = ctx.engine, ctx.conversations
+    now = ctx.clock()
     for agent in await ctx.agents.list():
         await engine.register_agent(agent.id, agent.pool, agent.languages, agent.skills, agent.capacity)
-    now = ctx.clock()
+        if after_loss:
+            await engine.resume_on_heartbeat(agent.id, now)
     outcomes: list[out.Outcome] = []
 
     assigned = await conversations.list(statuses=[ConversationStatus.ASSIGNED])
@@ -51,3 +69,4 @@ async def restore(ctx: HandoffContext) -> None:
             reason=HandoffReason.REQUESTED.value, brand=conversation.brand,
         )
     await apply(ctx, outcomes)
+    await engine.backend.mark_restored()
