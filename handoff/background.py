@@ -69,7 +69,7 @@ class Loop:
                 self._failed(exc)
             else:
                 if self._failing:
-                    log.warning("%s: recovered after %d failed steps", self.name, self._failing)
+                    log.warning("%s: recovered (%d steps had failed)", self.name, self._failing)
                     self._failing = 0
             await self._pause(self._stopping, self._interval)
 

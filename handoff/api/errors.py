@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from handoff.api.context import SERVICES
 from handoff.domain import DomainError
 from handoff.unavailable import describe, unavailable_dependency
 
@@ -49,6 +50,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.exception("unhandled error on %s %s", request.method, request.path)
             return error_response(500, "internal_error", "internal error; it has been logged")
         log.warning("%s %s: %s unavailable (%s)", request.method, request.path, dependency, describe(exc))
+        services = request.app.get(SERVICES)
+        if services is not None:
+            services.handoffs.note_outage()  # the use case may be half done: reconciled once it is back
         response = error_response(503, "unavailable", f"the {dependency} is unreachable; try again shortly",
                                   {"dependency": dependency})
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -134,6 +134,7 @@ def _closed_when_unavailable(handler: Handler) -> Handler:
             if socket is None or dependency is None:
                 raise
             log.warning("%s: %s unavailable (%s); socket closed", request.path, dependency, describe(exc))
+            services(request).handoffs.note_outage()
             await socket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"unavailable")
             return socket
         return response

@@ -27,6 +27,7 @@ from handoff.background import finish
 from handoff.events import event_from_json
 from handoff.realtime.bus import Event, EventBus, Subscription
 from handoff.realtime.fanout import Fanout
+from handoff.redis_client import connect
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class RedisBus(EventBus):
         self._down: set[str] = set()  # what is failing now ("publish", "listen"): logged once per outage
 
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self._url)
+        self._redis = connect(self._url)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub()
         # A pub/sub connection needs one subscription before it can be read.

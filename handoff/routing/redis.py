@@ -39,6 +39,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from handoff.config import RoutingSettings
+from handoff.redis_client import connect
 from handoff.routing import indexes
 from handoff.routing.backend import Operation, RoutingBackend, T
 from handoff.routing.change import Change, Scored, StaleRead
@@ -236,7 +237,7 @@ class RedisRoutingBackend(RoutingBackend):
         self._epoch: str | None = None  # the epoch this instance's caches belong to
 
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self._url, decode_responses=True)
+        self._redis = connect(self._url, decode_responses=True)
         await self._redis.ping()
         self.commit_script = self._redis.register_script(COMMIT)
 

@@ -256,3 +256,43 @@ async def test_postgresql_unreachable_then_back(
         assert no_tracebacks(caplog) == []
     finally:
         await proxy.close()
+
+
+async def test_redis_unreachable_for_a_while_keeps_no_stale_routing(
+    service_factory: ServiceFactory, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis cut off (its data kept) while an agent closes a chat: the close is stored but
+    the router's release cannot be; once Redis is reachable the router is brought in line
+    with the store, so the agent's slot is free again and the next visitor reaches her."""
+    caplog.set_level(logging.WARNING)
+    proxy = CuttableProxy("127.0.0.1", own_redis.port)
+    await proxy.start()
+    try:
+        service = await service_factory(redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+                                        routing=RoutingSettings(sweep_interval_seconds=0.1))
+        agent = await add_agent(service.settings, "alice", capacity=1)
+        alice = await service.go_online("alice")
+        first = await service.start_conversation("en")
+        await service.ask_human(first)
+        await accept(service, alice, first["conversation_id"])
+
+        await proxy.cut()
+        status, body = await service.call("POST", f"/api/conversations/{first['conversation_id']}/close",
+                                          token=alice, json={"outcome": "resolved"})
+        assert_unavailable(status, body, "redis")  # stored, but the router could not be told
+        await proxy.restore()
+
+        async def slot_free() -> bool:
+            state = await services_of(service).engine.agent_state(agent.id)
+            return state is not None and state.active == ()
+
+        await wait_for(slot_free)
+        await assert_held_once(service)
+        second = await service.start_conversation("en")
+        asked = await service.ask_human(second)
+        assert asked["conversation"]["status"] == "waiting", asked
+        await accept(service, alice, second["conversation_id"])
+        assert await held_by(service, alice) == {second["conversation_id"]}
+        assert no_tracebacks(caplog) == []
+    finally:
+        await proxy.close()

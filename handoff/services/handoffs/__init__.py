@@ -36,6 +36,7 @@ from handoff.services.handoffs import close, offers, request, restore, transfer,
 from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
 from handoff.services.handoffs.positions import PositionPublisher
+from handoff.unavailable import unavailable_dependency
 
 
 class HandoffCoordinator:
@@ -61,6 +62,7 @@ class HandoffCoordinator:
             clock=clock,
         )
         self.engine = engine
+        self._outage = False  # a dependency failed since the last reconciliation
 
     async def choose_pool(self, request_: HandoffRequest, named: Pool | None = None) -> Pool | None:
         return await request.choose_pool(self.ctx, request_, named)
@@ -96,10 +98,21 @@ class HandoffCoordinator:
     async def apply(self, outcomes: Iterable[out.Outcome]) -> None:
         await apply(self.ctx, outcomes)
 
+    def note_outage(self) -> None:
+        """A dependency failed under a use case: the router and the store may disagree."""
+        self._outage = True
+
     async def sweep(self) -> None:
-        """The periodic step: restore a lost routing state first, then fire due timers."""
-        await restore.recover(self.ctx)
-        await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
+        """The periodic step: after an outage or a loss of the routing state, bring it in
+        line with the store (`restore.recover`); then fire due timers."""
+        outage, self._outage = self._outage, False
+        try:
+            await restore.recover(self.ctx, after_outage=outage)
+            await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
+        except Exception as exc:
+            if outage or unavailable_dependency(exc) is not None:
+                self._outage = True  # reconciled at the next step that reaches both
+            raise
 
     async def restore(self) -> None:
         await restore.restore(self.ctx)
