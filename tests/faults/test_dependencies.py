@@ -11,11 +11,14 @@
   proxy is back the service serves again without a restart; the sweeper, whose
   steps fail while the database is away, fires timers again after it.
 
-These tests run on the production stack only (PostgreSQL + Redis).
+These run on the production stack only (PostgreSQL + Redis); the rule that tells
+an outage from a bug, and the background loops' logging of one, are checked
+without a service.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -24,12 +27,16 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
+import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
 from handoff.api.context import SERVICES
+from handoff.background import Loop
 from handoff.config import RoutingSettings, Settings
 from handoff.domain import DEFAULT_BRAND, ConversationStatus
 from handoff.services.container import Services
+from handoff.unavailable import unavailable_dependency
 from tests.faults.deps_support import CuttableProxy, OwnRedis
 from tests.support.service import (
     PRODUCTION_STACK,
@@ -41,7 +48,7 @@ from tests.support.service import (
     wait_for,
 )
 
-pytestmark = pytest.mark.parametrize("stack", ["postgresql-redis"] if PRODUCTION_STACK else [])
+production_stack = pytest.mark.parametrize("stack", ["postgresql-redis"] if PRODUCTION_STACK else [])
 
 
 def services_of(service: RunningService) -> Services:
@@ -91,6 +98,7 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
     await server.stop()
 
 
+@production_stack
 async def test_redis_restarted_empty_during_routing(
     service_factory: ServiceFactory, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -193,6 +201,7 @@ async def test_redis_restarted_empty_during_routing(
     await waiting_socket.close()
 
 
+@production_stack
 async def test_postgresql_unreachable_then_back(
     service_factory: ServiceFactory, stack_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -258,6 +267,7 @@ async def test_postgresql_unreachable_then_back(
         await proxy.close()
 
 
+@production_stack
 async def test_redis_unreachable_for_a_while_keeps_no_stale_routing(
     service_factory: ServiceFactory, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -296,3 +306,56 @@ async def test_redis_unreachable_for_a_while_keeps_no_stale_routing(
         assert no_tracebacks(caplog) == []
     finally:
         await proxy.close()
+
+
+def test_an_outage_is_told_from_a_bug() -> None:
+    dropped = sqlalchemy.exc.DBAPIError("SELECT 1", {}, Exception("connection was closed"), connection_invalidated=True)
+    assert unavailable_dependency(redis.exceptions.ConnectionError("refused")) == "redis"
+    assert unavailable_dependency(redis.exceptions.BusyLoadingError("loading")) == "redis"
+    assert unavailable_dependency(dropped) == "database"
+    assert unavailable_dependency(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("gone"))) == "database"
+    assert unavailable_dependency(ConnectionRefusedError(111, "refused")) == "database"
+    assert unavailable_dependency(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate"))) is None
+    assert unavailable_dependency(KeyError("bug")) is None
+    assert unavailable_dependency(redis.exceptions.ResponseError("WRONGTYPE")) is None
+
+
+async def test_a_loop_logs_an_outage_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="handoff.background")
+    steps = 0
+    recovered = asyncio.Event()
+
+    async def step() -> None:
+        nonlocal steps
+        steps += 1
+        if steps <= 20:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        recovered.set()
+
+    loop = Loop("probe", step, interval=0.01)
+    loop.start()
+    await asyncio.wait_for(recovered.wait(), 30)
+    await loop.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "handoff.background"]
+    assert lines == ["probe: redis unavailable (ConnectionError: Connection refused); retrying every 0.0 s",
+                     "probe: recovered (20 steps had failed)"]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_woken_loop_tries_a_failed_step_again_without_a_new_wake_up() -> None:
+    steps = 0
+    done = asyncio.Event()
+
+    async def step() -> None:
+        nonlocal steps
+        steps += 1
+        if steps < 3:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        done.set()
+
+    loop = Loop("woken", step, interval=0.01, on_wake=True)
+    loop.start()
+    loop.wake()  # one wake-up only
+    await asyncio.wait_for(done.wait(), 30)
+    await loop.stop()
+    assert steps == 3
