@@ -221,7 +221,7 @@ async def test_postgresql_unreachable_then_back(
         cid = visitor["conversation_id"]
         await service.say(visitor, "hello")
         await service.ask_human(visitor)
-        await alice_socket.next_of("offer", seconds=30)  # it expires in 2 s: during the cut
+        await alice_socket.next_of("offer", seconds=30)  # 2-s offers: the sweeper expires them
 
         await proxy.cut()
 
@@ -236,7 +236,8 @@ async def test_postgresql_unreachable_then_back(
         status, body = await service.call("GET", "/api/agents/me/conversations", token=alice)
         assert_unavailable(status, body, "database")
 
-        # The sweeper's step that records the expired offer fails: logged once, the loop goes on.
+        # The sweeper's steps fail (bringing the router in line with the store needs it):
+        # logged once, the loop goes on.
         async def sweeper_hit() -> bool:
             return any(r.getMessage().startswith("relais-sweeper: database unavailable") for r in caplog.records)
 

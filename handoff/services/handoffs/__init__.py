@@ -13,8 +13,8 @@ people concerned. It is the only place where routing and the store meet.
 - `apply.py` — each router outcome as a unit of work (offer, assignment, requeue …);
 - `views.py` — offers and queue entries, and the queue deltas for consoles;
 - `positions.py` — visitors' queue positions, published when they change;
-- `restore.py` — the router rebuilt from the store at start-up, and again if its
-  shared state is lost (`sweep` checks first).
+- `restore.py` — the router rebuilt from the store at start-up, and brought back
+  in line with it after an outage or a loss of its shared state (`sweep` checks first).
 
 `HandoffCoordinator` is the one object the other services and the API hold.
 """
@@ -108,10 +108,15 @@ class HandoffCoordinator:
         outage, self._outage = self._outage, False
         try:
             await restore.recover(self.ctx, after_outage=outage)
-            await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
         except Exception as exc:
             if outage or unavailable_dependency(exc) is not None:
                 self._outage = True  # reconciled at the next step that reaches both
+            raise
+        try:
+            await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
+        except Exception as exc:
+            if unavailable_dependency(exc) is not None:
+                self._outage = True  # a timer's router half may be done and its store half not
             raise
 
     async def restore(self) -> None:
