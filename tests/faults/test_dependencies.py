@@ -2,8 +2,9 @@
 
 - Redis restarted empty in the middle of routing (a Redis of the test's own, with
   nothing kept on disk): while it is gone, what needs routing answers 503
-  `unavailable` and what does not (a visitor's message, an agent's reply) is still
-  stored and answered; once it is back the service notices the state is gone,
+  `unavailable` and what does not (a visitor's message, an agent's reply, a bot
+  turn) is still stored and answered — a bot turn that asks for a person offers
+  the offline form; once it is back the service notices the state is gone,
   restores it from the store by itself, and routing, presence and the sockets'
   events work again — nothing acknowledged is lost, nothing is held twice.
 - PostgreSQL cut off (a TCP proxy between the service and the database): requests
@@ -38,6 +39,7 @@ from handoff.domain import DEFAULT_BRAND, ConversationStatus
 from handoff.services.container import Services
 from handoff.unavailable import unavailable_dependency
 from tests.faults.deps_support import CuttableProxy, OwnRedis
+from tests.support.misbehaving_rasa import MisbehavingRasa, bot_reply
 from tests.support.service import (
     PRODUCTION_STACK,
     RunningService,
@@ -100,10 +102,12 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
 
 @production_stack
 async def test_redis_restarted_empty_during_routing(
-    service_factory: ServiceFactory, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+    service_factory: ServiceFactory, own_redis: OwnRedis, misbehaving_rasa: MisbehavingRasa,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    service = await service_factory(redis_url=own_redis.url, routing=RoutingSettings(sweep_interval_seconds=0.1))
+    service = await service_factory(redis_url=own_redis.url, rasa_url=misbehaving_rasa.url,
+                                    routing=RoutingSettings(sweep_interval_seconds=0.1))
     for name in ("alice", "bob"):
         await add_agent(service.settings, name, capacity=1)
     tokens = [await service.go_online("alice"), await service.go_online("bob")]
@@ -139,13 +143,19 @@ async def test_redis_restarted_empty_during_routing(
     status, body = await service.call("POST", "/api/agents/me/heartbeat", token=bob)
     assert_unavailable(status, body, "redis")
     # ... what does not is stored and answered: a visitor's message to the person holding
-    # the chat, the agent's reply, and a turn with the bot (here: "the bot is unavailable").
+    # the chat, the agent's reply, a turn with the bot ...
     during = await service.say(visitors[0], "are you still there?")
     status, reply = await service.call("POST", f"/api/conversations/{ids[0]}/messages", token=alice,
                                        json={"text": "Yes, still here."})
     assert status == 201, reply
     bot_turn = await service.say(late, "what about delivery?")
-    assert [r["data"]["event"] for r in bot_turn["replies"]] == ["bot_unavailable"]
+    assert [r["text"] for r in bot_turn["replies"]] == [bot_reply("what about delivery?")]
+    # ... and a bot turn that asks for a person degrades to "nobody can answer now" and
+    # the offline form, rather than failing after the turn was stored.
+    misbehaving_rasa.handoff = {"pool": "ambassador", "reason": "intent"}
+    asked = await service.say(late, "I would like to talk to someone")
+    misbehaving_rasa.handoff = None
+    assert asked["replies"][-1]["data"]["event"] == "no_agent" and asked["replies"][-1]["data"]["offline_form"]
 
     await own_redis.start()  # the same port, nothing in it
 
