@@ -3,10 +3,12 @@
 A connect is bounded (a Redis that does not answer is an outage, not a hang), and
 a command that finds its pooled connection dead is tried once more on a fresh one:
 after an outage the pool still holds the connections Redis dropped, and without
-this each of them would fail one request once Redis is back. Trying again is
-safe: the routing backend's commit checks versions, so a commit that had gone
-through is seen as a conflict and read again, and the other commands set, add
-or publish (a message published twice is dropped by sequence number).
+this each of them would fail one request once Redis is back. Trying again
+cannot apply a change twice: the routing backend's commit checks versions, so a
+commit whose reply was lost with its connection is seen as a conflict on the
+retry, and the operation runs again on the state it left (its outcomes are then
+those of a no-op, as they would be lost without the retry); the other commands
+set, add or publish (a message published twice is dropped by sequence number).
 """
 
 from __future__ import annotations
