@@ -5,6 +5,12 @@ A loop is stopped by an event it checks, not only by cancellation: a client libr
 that swallows a `CancelledError` (redis-py's asyncio client does, now and then)
 would otherwise keep a cancelled loop running and hang the shutdown. `stop()`
 waits a bounded time, cancels as a last resort, and never waits forever.
+
+A loop outlives its dependencies' outages: while the database or Redis is
+unreachable (`handoff.unavailable`) its steps fail; the first failure is logged as
+one line, the next ones are not, and the first step that succeeds again logs the
+recovery. A loop run on wake-ups tries a failed step again after its interval
+without waiting for another wake-up.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from handoff.unavailable import describe, unavailable_dependency
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 5.0
@@ -31,6 +39,7 @@ class Loop:
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._failing = 0  # steps failed in a row because a dependency was unreachable
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -56,9 +65,25 @@ class Loop:
                     return
             try:
                 await self._step()
-            except Exception:
-                log.exception("%s: a step failed", self.name)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                if self._failing:
+                    log.warning("%s: recovered (%d steps had failed)", self.name, self._failing)
+                    self._failing = 0
             await self._pause(self._stopping, self._interval)
+
+    def _failed(self, exc: Exception) -> None:
+        if self._on_wake:
+            self._woken.set()  # the work is still to do: try again after the interval
+        dependency = unavailable_dependency(exc)
+        if dependency is None:
+            log.exception("%s: a step failed", self.name)
+            return
+        if not self._failing:
+            log.warning("%s: %s unavailable (%s); retrying every %.1f s", self.name, dependency, describe(exc),
+                        self._interval)
+        self._failing += 1
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -14,16 +14,25 @@ When the instance shuts down, every open socket is closed with 1012 ("service
 restart"): clients reconnect (to this instance once it is back, or to another)
 and resume from their last sequence number; an upgrade request received
 meanwhile gets 503.
+
+While a dependency is unreachable (`handoff.unavailable`), a client frame that
+needs it is answered with an `error` frame and the socket stays open; an event
+that cannot be translated for want of it ends the socket, and so does a failure
+while a socket opens (close code 1013, try again later): the client reconnects
+and resumes from the store. Before the socket is open, it is a 503 like any request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import weakref
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.typedefs import Handler
 
 from handoff.api import safe_json
 from handoff.api.context import services
@@ -63,8 +72,11 @@ from handoff.realtime import (
 from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView
 from handoff.services.privacy import redact_for
+from handoff.unavailable import describe, unavailable_dependency
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+_SOCKET = web.RequestKey("relais_socket", web.WebSocketResponse)  # the request's WebSocket once it is open
 HEARTBEAT_SECONDS = 20.0
 RESTART_REASON = b"service restart: reconnect"
 ClientHandler = Callable[[ClientFrame], Awaitable[None]]
@@ -112,10 +124,15 @@ class _Session:
         await self.socket.send_json(self.shape(frame) if self.shape else frame)
 
     async def pump(self, subscription: Subscription, translate: Translate) -> None:
-        async for event in subscription:
-            for outgoing in await translate(event):
-                await self.send(outgoing)
-        await self.socket.close()  # the feed ended (slow client): it reconnects and resumes
+        try:
+            async for event in subscription:
+                for outgoing in await translate(event):
+                    await self.send(outgoing)
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
+        # The feed ended (slow client, or a dependency went away): it reconnects and resumes.
+        await self.socket.close()
 
     async def receive(self, on_frame: ClientHandler) -> None:
         async for frame in self.socket:
@@ -129,6 +146,11 @@ class _Session:
                     await on_frame(parsed)
             except (ValueError, DomainError) as exc:
                 await self.send(ErrorFrame(str(exc)))
+            except Exception as exc:
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    raise
+                await self.send(ErrorFrame(f"the {dependency} is unreachable; try again shortly"))
 
 
 class OpenSockets:
@@ -177,7 +199,29 @@ async def _open(request: web.Request, *, shared: bool) -> web.WebSocketResponse:
     socket = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=16 * 1024)
     await socket.prepare(request)
     registry.sockets.add(socket)
+    request[_SOCKET] = socket
     return socket
+
+
+def _closed_when_unavailable(handler: Handler) -> Handler:
+    """An open socket whose dependency fails is closed (1013), not answered with a 503."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except Exception as exc:
+            socket: web.WebSocketResponse | None = request.get(_SOCKET)
+            dependency = unavailable_dependency(exc)
+            if socket is None or dependency is None:
+                raise
+            log.warning("%s: %s unavailable (%s); socket closed", request.path, dependency, describe(exc))
+            services(request).handoffs.note_outage()
+            await socket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"unavailable")
+            return socket
+        return response
+
+    return wrapped
 
 
 async def _run(session: _Session, subscription: Subscription, translate: Translate, on_frame: ClientHandler) -> None:
@@ -203,6 +247,7 @@ async def _passthrough(event: Event) -> list[Event]:
 
 
 @routes.get("/ws/visitor")
+@_closed_when_unavailable
 async def visitor_socket(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     conversation = await svc.conversations.authenticate_visitor(
@@ -230,6 +275,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/ws/agent")
+@_closed_when_unavailable
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     token = request.query.get("token", "")

@@ -84,7 +84,9 @@ class Fanout:
         return LocalSubscription(self)
 
     async def attach(self, channel: str, subscription: LocalSubscription) -> None:
-        if not self._subscribers[channel]:
+        ready = self._ready.get(channel)
+        if not self._subscribers[channel] or ready is None or _failed(ready):
+            # First subscriber, or the first one's hook failed (Redis was down): try again.
             self._ready[channel] = asyncio.ensure_future(self._on_first(channel))
         self._subscribers[channel].add(subscription)
         # Every subscriber, not only the first, waits until the channel is live.
@@ -106,3 +108,7 @@ class Fanout:
 
     def channels(self) -> list[str]:
         return list(self._subscribers)
+
+
+def _failed(task: asyncio.Future[None]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)

@@ -4,6 +4,13 @@ One Redis connection per process listens for every channel that has at least one
 local subscriber; events fan out locally from there. `subscribe()` returns only
 once Redis has confirmed the subscription, so a caller that subscribes and then
 reads the store cannot miss an event committed in between.
+
+While Redis is unreachable the bus degrades instead of failing its callers: a
+publish is dropped (what it told is committed in the store, and clients catch up
+from there when they reconnect), the listener keeps trying, and redis-py's
+pub/sub connection, once it reconnects, subscribes again to every channel it had,
+so open sockets receive events again without reconnecting. Each outage is logged
+once, when it starts, and once when it ends.
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from handoff.background import finish
 from handoff.events import event_from_json
 from handoff.realtime.bus import Event, EventBus, Subscription
 from handoff.realtime.fanout import Fanout
+from handoff.redis_client import connect
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,10 @@ class RedisBus(EventBus):
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._fanout = Fanout(on_first=self._redis_subscribe, on_last=self._redis_unsubscribe)
+        self._down: set[str] = set()  # what is failing now ("publish", "listen"): logged once per outage
 
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self._url)
+        self._redis = connect(self._url)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub()
         # A pub/sub connection needs one subscription before it can be read.
@@ -56,7 +66,12 @@ class RedisBus(EventBus):
 
     async def publish(self, channel: str, event: Event) -> None:
         assert self._redis is not None, "RedisBus.start() was not called"
-        await self._redis.publish(self._prefix + channel, json.dumps(event.to_json()))
+        try:
+            await self._redis.publish(self._prefix + channel, json.dumps(event.to_json()))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self._outage("publish", exc)  # dropped: the store holds what it told
+            return
+        self._recovered("publish")
 
     async def subscribe(self, *channels: str) -> Subscription:
         subscription = self._fanout.new_subscription()
@@ -77,7 +92,21 @@ class RedisBus(EventBus):
 
     async def _redis_unsubscribe(self, channel: str) -> None:
         async with self._lock:
-            await self._pubsub.unsubscribe(self._prefix + channel)
+            try:
+                await self._pubsub.unsubscribe(self._prefix + channel)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                # Still listed by redis-py: subscribed again on reconnect, its events then dropped.
+                self._outage("unsubscribe", exc)
+
+    def _outage(self, what: str, exc: Exception) -> None:
+        if what not in self._down:
+            self._down.add(what)
+            log.warning("redis bus: %s failed, Redis unreachable (%s); degrading until it is back", what, exc)
+
+    def _recovered(self, what: str) -> None:
+        if what in self._down:
+            self._down.discard(what)
+            log.warning("redis bus: %s works again", what)
 
     async def _listen(self) -> None:
         while not self._closing:
@@ -85,10 +114,16 @@ class RedisBus(EventBus):
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a dropped connection: redis-py reconnects on the next read
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                # redis-py reconnects on a later read and subscribes again to every channel.
+                self._outage("listen", exc)
+                await asyncio.sleep(0.5)
+                continue
+            except Exception:
                 log.exception("redis bus: read failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
+            self._recovered("listen")
             if message is None:
                 continue
             self._handle(message)

@@ -38,6 +38,16 @@ class RoutingBackend(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections; the state itself is kept (Redis) or dropped (memory)."""
 
+    async def state_lost(self) -> bool:
+        """True when the shared state vanished since it was last restored (a Redis
+        restarted empty or flushed): the caller gives it back from the store, then
+        calls `mark_restored()`. Never true in memory, where the state lives as long
+        as the process."""
+        return False
+
+    async def mark_restored(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Record that the state holds what the store knows (after `restore`)."""
+
     @abc.abstractmethod
     async def run(self, brand: str, settings: RoutingSettings, operation: Operation[T]) -> T:
         """Run `operation` on a new change of `brand`'s state and commit it atomically."""

@@ -156,6 +156,23 @@ class RoutingEngine:
 
         return await self._run(brand, change)
 
+    async def resume_on_heartbeat(self, agent_id: str, now: float) -> None:
+        """After the live state was lost (Redis restarted empty), for an agent known again
+        only from the store: as after a heartbeat timeout, it is offline, its chats kept
+        for the grace period, and its console's next heartbeat brings it back online.
+        An agent that set a presence since is left as it is."""
+        brand = await self._agent_brand(agent_id)
+
+        async def change(c: Change, out: list[Outcome]) -> None:
+            agent = await _agent(c, agent_id)
+            if agent.presence is not Presence.OFFLINE or agent.resume_presence is not None or agent.last_seen:
+                return
+            agent.resume_presence = Presence.ONLINE
+            agent.disconnected_at = agent.disconnected_at or now
+            c.put_agent(agent)
+
+        await self._run(brand, change)
+
     # --- conversations ---------------------------------------------------------------
 
     async def enqueue(

@@ -11,7 +11,11 @@ Cluster keeps a brand's keys on one shard and a change's script may touch them a
 - `hb:<agent>` — the last heartbeat, an expiring key nobody else writes.
 
 Outside the brand: `<prefix>brand:agent:<id>` / `<prefix>brand:conv:<id>` (which
-brand an id belongs to) and `<prefix>brands`.
+brand an id belongs to), `<prefix>brands`, and `<prefix>epoch`, a random token
+written once the state was restored from the store: when it is missing, the state
+was lost (Redis restarted without persistence, or was flushed) and must be
+restored again (`state_lost`); when it changed, another instance restored it.
+Either way this instance's caches of brands are dropped.
 
 A change reads the entities it needs (GET, pipelined), the index heads it looks
 at (ZRANGE), and commits with one Lua script: if any entity it read has another
@@ -28,12 +32,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from handoff.config import RoutingSettings
+from handoff.redis_client import connect
 from handoff.routing import indexes
 from handoff.routing.backend import Operation, RoutingBackend, T
 from handoff.routing.change import Change, Scored, StaleRead
@@ -228,9 +234,10 @@ class RedisRoutingBackend(RoutingBackend):
         self.commit_script: Any = None
         self._brand_cache: dict[str, str] = {}
         self._known_brands: set[str] = set()
+        self._epoch: str | None = None  # the epoch this instance's caches belong to
 
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self._url, decode_responses=True)
+        self._redis = connect(self._url, decode_responses=True)
         await self._redis.ping()
         self.commit_script = self._redis.register_script(COMMIT)
 
@@ -243,6 +250,22 @@ class RedisRoutingBackend(RoutingBackend):
     def redis(self) -> aioredis.Redis:
         assert self._redis is not None, "RedisRoutingBackend.start() was not called"
         return self._redis
+
+    async def state_lost(self) -> bool:
+        epoch = await self.redis.get(self.key_prefix + "epoch")
+        if epoch is not None and epoch == self._epoch:
+            return False
+        # Restored by another instance, or lost: what this instance cached may be gone from Redis.
+        self._brand_cache.clear()
+        self._known_brands.clear()
+        self._epoch = None if epoch is None else str(epoch)
+        return epoch is None
+
+    async def mark_restored(self) -> None:
+        key = self.key_prefix + "epoch"
+        await self.redis.set(key, uuid.uuid4().hex, nx=True)  # instances restoring together share one
+        epoch = await self.redis.get(key)
+        self._epoch = None if epoch is None else str(epoch)
 
     def brand_prefix(self, brand: str) -> str:
         return f"{self.key_prefix}{{{brand}}}:"

@@ -10,10 +10,16 @@ signal, docs/handoff-protocol.md) is kept only when the conversation really goes
 to the pool it announces: when nobody can answer, the visitor reads once that
 nobody is available (with the offline form), and when another pool answers, the
 service's own "I'm finding …" names the right people.
+
+When the router cannot be reached (Redis down) as the bot asks for a person, the
+visitor is told as when nobody can answer, with the offline form: the turn is
+stored and answered, rather than failing after the store has kept it (a retry
+would return the stored turn and the request for a person would be lost).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,6 +43,9 @@ from handoff.events import Typing
 from handoff.realtime import EventBus, conversation_channel
 from handoff.services import texts
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.unavailable import REDIS, describe, unavailable_dependency
+
+log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 MAX_COMMENT_LENGTH = 2000
@@ -95,7 +104,12 @@ class VisitorService:
         request, pool = turn.handoff, None
         if request is not None:
             named = texts.named_pool(message.text, conversation.language)
-            pool = await self.handoffs.choose_pool(request, named)
+            try:
+                pool = await self.handoffs.choose_pool(request, named)
+            except Exception as exc:
+                if unavailable_dependency(exc) != REDIS:
+                    raise
+                log.warning("routing unreachable (%s): %s is offered the offline form", describe(exc), conversation.id)
         announcement = _announcement_index(turn.replies)
         for index, reply in enumerate(turn.replies):
             if index == announcement and request is not None and pool is not request.pool:

@@ -30,6 +30,8 @@ from sqlalchemy.pool import StaticPool
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_ID = 0x52454C41  # "RELA": the advisory lock held while migrating PostgreSQL
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# A database that does not answer is an outage (a 503), not a request hanging for the driver's 60 s.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def utcnow() -> datetime:
@@ -102,7 +104,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # pool_pre_ping: a connection an outage killed is replaced when it is checked out, not failed on.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               connect_args={"timeout": CONNECT_TIMEOUT_SECONDS})
 
 
 async def upgrade(url: str) -> tuple[str | None, str | None]:

@@ -13,7 +13,8 @@ people concerned. It is the only place where routing and the store meet.
 - `apply.py` — each router outcome as a unit of work (offer, assignment, requeue …);
 - `views.py` — offers and queue entries, and the queue deltas for consoles;
 - `positions.py` — visitors' queue positions, published when they change;
-- `restore.py` — the router rebuilt from the store at start-up.
+- `restore.py` — the router rebuilt from the store at start-up, and brought back
+  in line with it after an outage or a loss of its shared state (`sweep` checks first).
 
 `HandoffCoordinator` is the one object the other services and the API hold.
 """
@@ -37,6 +38,7 @@ from handoff.services.handoffs import close, offers, request, restore, transfer,
 from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
 from handoff.services.handoffs.positions import PositionPublisher
+from handoff.unavailable import unavailable_dependency
 
 
 class HandoffCoordinator:
@@ -64,6 +66,7 @@ class HandoffCoordinator:
             metrics=metrics or Metrics(),
         )
         self.engine = engine
+        self._outage = False  # a dependency failed since the last reconciliation
 
     async def choose_pool(self, request_: HandoffRequest, named: Pool | None = None) -> Pool | None:
         return await request.choose_pool(self.ctx, request_, named)
@@ -99,8 +102,26 @@ class HandoffCoordinator:
     async def apply(self, outcomes: Iterable[out.Outcome]) -> None:
         await apply(self.ctx, outcomes)
 
+    def note_outage(self) -> None:
+        """A dependency failed under a use case: the router and the store may disagree."""
+        self._outage = True
+
     async def sweep(self) -> None:
-        await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
+        """The periodic step: after an outage or a loss of the routing state, bring it in
+        line with the store (`restore.recover`); then fire due timers."""
+        outage, self._outage = self._outage, False
+        try:
+            await restore.recover(self.ctx, after_outage=outage)
+        except Exception as exc:
+            if outage or unavailable_dependency(exc) is not None:
+                self._outage = True  # reconciled at the next step that reaches both
+            raise
+        try:
+            await apply(self.ctx, await self.engine.sweep(self.ctx.clock()))
+        except Exception as exc:
+            if unavailable_dependency(exc) is not None:
+                self._outage = True  # a timer's router half may be done and its store half not
+            raise
 
     async def restore(self) -> None:
         await restore.restore(self.ctx)

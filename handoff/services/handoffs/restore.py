@@ -5,6 +5,23 @@ again in the order they were queued; ASSIGNED ones are adopted by their agent
 (`engine.adopt`), so loads are right and an agent who does not come back is in
 its grace period, after which its chats are requeued. On a shared (Redis) router
 that already knows them, every step is a no-op.
+
+While the service is up, `recover` (run by the sweeper before each sweep) does
+it again when needed:
+
+- the shared state was lost (Redis restarted empty or was flushed; the backend
+  notices its epoch key is gone): restored as at start-up, and agents are also
+  expected back (`engine.resume_on_heartbeat`): their consoles are still open,
+  and their next heartbeat brings them back online within the grace period, so
+  their chats stay theirs;
+- a dependency failed since the last sweep (an outage): a use case may have
+  changed one side and not the other (a close stored whose release did not reach
+  Redis, a router decision whose store half failed), so the router is brought in
+  line with the store — chats it holds that the store does not say are assigned
+  to that agent are released, tickets of conversations the store does not say
+  are waiting are dropped — then restored (what the store has that it lacks).
+  A use case in flight at that very moment may be seen half done; the next
+  outage's reconciliation, or a restart, sets it right.
 """
 
 from __future__ import annotations
@@ -12,6 +29,7 @@ from __future__ import annotations
 import logging
 
 from handoff.domain import ConversationStatus, HandoffEventType, HandoffReason, NotFound
+from handoff.routing import indexes
 from handoff.routing import outcomes as out
 from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
@@ -21,11 +39,47 @@ QUEUED_EVENTS = (HandoffEventType.QUEUED, HandoffEventType.REQUEUED, HandoffEven
 ASSIGNED_EVENTS = (HandoffEventType.ACCEPTED, HandoffEventType.CLAIMED)
 
 
-async def restore(ctx: HandoffContext) -> None:
+async def recover(ctx: HandoffContext, *, after_outage: bool = False) -> bool:
+    """Restore the routing state if it was lost since it was last restored, or bring it
+    in line with the store after an outage; True if either was done."""
+    if await ctx.engine.backend.state_lost():
+        log.warning("routing state lost (Redis restarted empty or flushed): restoring it from the store")
+        await restore(ctx, after_loss=True)
+        log.warning("routing state restored from the store")
+        return True
+    if not after_outage:
+        return False
+    await reconcile(ctx)
+    await restore(ctx)
+    return True
+
+
+async def reconcile(ctx: HandoffContext) -> None:
+    """Drop from the router what the store says is no longer so (see the module's docstring)."""
+    engine, now = ctx.engine, ctx.clock()
+    assigned = {c.id: c.assigned_agent_id for c in await ctx.conversations.list(statuses=[ConversationStatus.ASSIGNED])}
+    waiting = {c.id for c in await ctx.conversations.list(statuses=[ConversationStatus.WAITING])}
+    outcomes: list[out.Outcome] = []
+    for brand in await engine.backend.brands():
+        for agent in await engine.backend.agents(brand):
+            for conversation_id in agent.active:
+                if assigned.get(conversation_id) != agent.agent_id:
+                    log.warning("after an outage: %s no longer holds %s; released", agent.agent_id, conversation_id)
+                    outcomes += await engine.release(conversation_id, agent.agent_id, now)
+        for conversation_id, _ in await engine.backend.members(brand, indexes.WAITING):
+            if conversation_id not in waiting:
+                log.warning("after an outage: %s no longer waits; dropped from the queue", conversation_id)
+                outcomes += await engine.cancel(conversation_id, now)
+    await apply(ctx, outcomes)
+
+
+async def restore(ctx: HandoffContext, *, after_loss: bool = False) -> None:
     engine, conversations = ctx.engine, ctx.conversations
+    now = ctx.clock()
     for agent in await ctx.agents.list():
         await engine.register_agent(agent.id, agent.pool, agent.languages, agent.skills, agent.capacity)
-    now = ctx.clock()
+        if after_loss:
+            await engine.resume_on_heartbeat(agent.id, now)
     outcomes: list[out.Outcome] = []
 
     assigned = await conversations.list(statuses=[ConversationStatus.ASSIGNED])
@@ -51,3 +105,4 @@ async def restore(ctx: HandoffContext) -> None:
             reason=HandoffReason.REQUESTED.value, brand=conversation.brand,
         )
     await apply(ctx, outcomes)
+    await engine.backend.mark_restored()
