@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _bus(settings: Settings) -> EventBus:
+def make_bus(settings: Settings) -> EventBus:
     if settings.backend == "redis":
         return RedisBus(settings.redis_url, prefix=settings.redis_prefix + "bus:")
     return MemoryBus()
@@ -66,7 +66,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with contextlib.AsyncExitStack() as stack:
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
-        bus = _bus(settings)
+        bus = make_bus(settings)
         await bus.start()
         stack.push_async_callback(bus.close)
         backend = _routing_backend(settings)

@@ -23,8 +23,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from handoff.agents import AgentService
+from handoff.app import make_bus
 from handoff.config import ConfigError, Settings, load_settings
 from handoff.domain import Agent, AgentRole, DomainError
+from handoff.events import SessionEnded
+from handoff.realtime import agent_channel
 from handoff.store import open_store, upgrade
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -104,6 +107,8 @@ async def agents_set(args: argparse.Namespace, settings: Settings) -> int:
             password=password,
         )
         print(_row(updated))
+        if password is not None or args.role:
+            await _end_sessions(settings, agent.id)
         return 0
 
     return await _with_agents(settings, change)
@@ -113,10 +118,22 @@ async def agents_remove(args: argparse.Namespace, settings: Settings) -> int:
     async def remove(agents: AgentService) -> int:
         agent = await agents.get_by_username(args.username)
         await agents.remove(agent.id)
+        await _end_sessions(settings, agent.id)
         print(f"removed {agent.username}")
         return 0
 
     return await _with_agents(settings, remove)
+
+
+async def _end_sessions(settings: Settings, agent_id: str) -> None:
+    """Tell running instances to close the agent's sockets now. Through Redis when there is
+    one; otherwise the instance finds out at the socket's next ping (every 15 s)."""
+    bus = make_bus(settings)
+    await bus.start()
+    try:
+        await bus.publish(agent_channel(agent_id), SessionEnded(agent_id, None))
+    finally:
+        await bus.close()
 
 
 async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -202,6 +202,17 @@ class PresenceList(Event):
     agents: list[JsonObject]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionEnded(Event):
+    """An agent's session ended (logout, new password or role, agent removed): its sockets
+    close with code 4401 (`token_hash`: that session only, or null for all of the agent's)."""
+
+    type: ClassVar[str] = "session_ended"
+    audience: ClassVar[str] = BUS_ONLY
+    agent_id: str
+    token_hash: str | None
+
+
 # --- socket housekeeping -------------------------------------------------------------------
 
 
@@ -237,6 +248,7 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     QueueEntryRemoved,
     PresenceChanged,
     PresenceList,
+    SessionEnded,
     Pong,
     ErrorFrame,
 )

@@ -41,8 +41,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/api/agents/logout")
 async def logout(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    await services(request).desk.set_presence(agent, Presence.OFFLINE)
-    await services(request).agents.logout(bearer_token(request))
+    await services(request).desk.logout(agent, bearer_token(request))
     return web.Response(status=204)
 
 

@@ -57,6 +57,7 @@ from handoff.events import (
     QueueEntryRemoved,
     QueueEntryUpdated,
     QueuePosition,
+    SessionEnded,
     TypingFrame,
     Unassigned,
     Unwatch,
@@ -72,10 +73,12 @@ from handoff.realtime import (
 from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView
 from handoff.services.privacy import redact_for
+from handoff.tokens import secret_hash
 from handoff.unavailable import describe, unavailable_dependency
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+SESSION_ENDED_CODE = 4401  # the agent's session ended: the console logs in again instead of reconnecting
 _SOCKET = web.RequestKey("relais_socket", web.WebSocketResponse)  # the request's WebSocket once it is open
 HEARTBEAT_SECONDS = 20.0
 RESTART_REASON = b"service restart: reconnect"
@@ -98,6 +101,14 @@ class _Session:
         self.read_after = read_after
         self.shape = shape  # what this reader may see of each frame (e.g. masked personal data)
         self.last_seq: dict[str, int] = {}
+        self.closing: asyncio.Future[bool] | None = None
+
+    async def close(self, code: int = WSCloseCode.OK, message: bytes = b"") -> None:
+        """Close from the server's side, from any task. The handshake runs in a task of its
+        own: when the pump asks, ending the pump must not cut the close frame short."""
+        if self.closing is None:
+            self.closing = asyncio.ensure_future(self.socket.close(code=code, message=message))
+        await asyncio.shield(self.closing)
 
     async def send(self, event: Event) -> None:
         if not isinstance(event, MessageAdded):
@@ -132,7 +143,7 @@ class _Session:
             if unavailable_dependency(exc) is None:
                 raise
         # The feed ended (slow client, or a dependency went away): it reconnects and resumes.
-        await self.socket.close()
+        await self.close()
 
     async def receive(self, on_frame: ClientHandler) -> None:
         async for frame in self.socket:
@@ -232,6 +243,9 @@ async def _run(session: _Session, subscription: Subscription, translate: Transla
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await pump
+        if session.closing is not None:
+            with contextlib.suppress(ConnectionError):
+                await session.closing
         await subscription.close()
 
 
@@ -299,11 +313,26 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         await subscription.close()
         raise
 
+    session_hash = secret_hash(token)
+
+    async def end_session() -> None:
+        await session.close(SESSION_ENDED_CODE, b"session ended: log in again")
+
     async def translate(event: Event) -> list[Event]:
+        if isinstance(event, SessionEnded):
+            if event.token_hash in (None, session_hash):
+                await end_session()
+            return []
         return await _agent_event(request, agent, subscription, queue, event)
 
     async def on_frame(frame: ClientFrame) -> None:
         if isinstance(frame, Ping):
+            # Also the safety net for sessions ended where no bus reaches (a CLI on the memory backend).
+            try:
+                await svc.agents.authenticate(token)
+            except Unauthorized:
+                await end_session()
+                return
             await svc.desk.heartbeat(agent)
         elif isinstance(frame, Watch):
             conversation = await svc.desk.readable(agent, frame.conversation_id)

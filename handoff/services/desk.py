@@ -26,10 +26,12 @@ from handoff.events import (
     QueueEntryRemoved,
     QueueEntryUpdated,
     QueueSnapshot,
+    SessionEnded,
     Typing,
 )
-from handoff.realtime import AGENTS_CHANNEL, EventBus, conversation_channel
+from handoff.realtime import AGENTS_CHANNEL, EventBus, agent_channel, conversation_channel
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.tokens import secret_hash
 
 LIVE_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 SUPERVISOR_QUEUE_LIMIT = 200  # supervisors see every waiting conversation, up to this many
@@ -62,6 +64,12 @@ class AgentDesk:
         await self.handoffs.apply(outcomes)
         await self.bus.publish(AGENTS_CHANNEL, PresenceChanged())
         return presence
+
+    async def logout(self, agent: Agent, token: str) -> None:
+        """End this session: offline, token gone, and its sockets closed wherever they are."""
+        await self.set_presence(agent, Presence.OFFLINE)
+        await self.agents.logout(token)
+        await self.bus.publish(agent_channel(agent.id), SessionEnded(agent.id, secret_hash(token)))
 
     async def presence(self, agent: Agent) -> str:
         state = await self.engine.agent_state(agent.id)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handoff.agents import AgentService
 from handoff.domain import AgentRole, Conflict, InvalidInput, NotFound, Unauthorized
@@ -76,7 +79,7 @@ async def test_login_authenticate_logout(agents: AgentService, store: Store) -> 
     async with store.sessions() as session:  # neither the password nor the token is stored as such
         row = (await session.execute(select(agents_table).where(agents_table.c.id == eve.id))).one()
         stored_tokens = (await session.execute(select(agent_sessions.c.token_hash))).scalars().all()
-    assert PASSWORD not in row.password_hash and row.password_hash.startswith("scrypt$")
+    assert PASSWORD not in row.password_hash and row.password_hash.startswith("$argon2id$")
     assert token not in stored_tokens and len(stored_tokens) == 1
     await agents.logout(token)
     with pytest.raises(Unauthorized):
@@ -92,6 +95,45 @@ async def test_a_new_password_ends_open_sessions(agents: AgentService) -> None:
     with pytest.raises(Unauthorized):
         await agents.login("frank", PASSWORD)
     await agents.login("frank", "another long secret")
+
+
+def _old_scrypt_hash(password: str) -> str:
+    """How Relais' first releases stored passwords."""
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+async def _stored_hash(store: Store, agent_id: str) -> str:
+    async with store.sessions() as session:
+        row = (await session.execute(select(agents_table).where(agents_table.c.id == agent_id))).one()
+    return str(row.password_hash)
+
+
+async def test_an_old_scrypt_hash_is_replaced_by_argon2id_at_login(agents: AgentService, store: Store) -> None:
+    hugo = await agents.create(username="hugo", password=PASSWORD, role=AgentRole.ADVISOR, languages=["en"])
+    async with store.sessions.begin() as session:
+        await session.execute(
+            update(agents_table).where(agents_table.c.id == hugo.id).values(password_hash=_old_scrypt_hash(PASSWORD))
+        )
+    with pytest.raises(Unauthorized):
+        await agents.login("hugo", "not the password")
+    assert (await _stored_hash(store, hugo.id)).startswith("scrypt$")  # a failed login changes nothing
+    await agents.login("hugo", PASSWORD)
+    rehashed = await _stored_hash(store, hugo.id)
+    assert rehashed.startswith("$argon2id$") and PASSWORD not in rehashed
+    await agents.login("hugo", PASSWORD)  # and the new hash works
+    assert await _stored_hash(store, hugo.id) == rehashed  # once: not re-hashed again
+
+
+async def test_a_role_change_ends_open_sessions(agents: AgentService) -> None:
+    ida = await agents.create(username="ida", password=PASSWORD, role=AgentRole.ADVISOR, languages=["en"])
+    token, _ = await agents.login("ida", PASSWORD)
+    await agents.update(ida.id, capacity=2)
+    assert await agents.authenticate(token)  # other changes keep the session
+    await agents.update(ida.id, role=AgentRole.AMBASSADOR)
+    with pytest.raises(Unauthorized):
+        await agents.authenticate(token)
 
 
 async def test_tokens_expire(store: Store) -> None:

@@ -292,9 +292,10 @@
       }
       handle(frame);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (state.socket !== socket || !state.token) return;
       state.socket = null;
+      if (event.code === 4401) { logoutLocally(); return; } // the session ended (logout elsewhere, new password or role)
       $("conn").hidden = false;
       const delay = Math.min(30000, 1000 * 2 ** state.retries) * (0.75 + Math.random() / 2);
       state.retries += 1;
