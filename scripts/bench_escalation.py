@@ -21,7 +21,7 @@ process to itself, as in production:
      --window during the measurement (100 -> 100 + window).
 3. Ratios: escalation rate at the high level / at the low level (issue 10's target:
    >= 0.8, "within 20 %"), and escalation rate / healthz-pair rate at each level
-   (target >= 0.5). Note that /healthz itself reads the routing availability.
+   (target >= 0.5). /healthz is a bare liveness answer: the service's HTTP floor.
 
 Output: one JSON line per measurement (stdout, reports/bench/escalation.jsonl) and a table
 (`--report` prints the table again from that file).
