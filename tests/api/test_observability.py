@@ -192,7 +192,7 @@ async def test_json_logs_carry_the_request_id(service_factory: ServiceFactory) -
     service = await service_factory()  # the bot is down: /readyz logs why, inside the request
     with captured_logs("json") as stream:
         status, _ = await service.call("GET", "/readyz", headers={"X-Request-Id": "probe-7"})
-    assert status == 503
+    assert status == 200  # degraded: served without the bot
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert {"time", "level", "logger", "message", "request_id"} <= set(records[0])
     readiness = [r for r in records if r["logger"] == "handoff.observability.health"]

@@ -27,6 +27,8 @@ SAMPLES: list[ev.Event] = [
     ev.QueueEntryRemoved("c1"),
     ev.PresenceChanged(),
     ev.PresenceList([{"presence": "online"}]),
+    ev.SessionEnded("a_1", None),
+    ev.SessionEnded("a_1", "0" * 64),
     ev.Pong(),
     ev.ErrorFrame("nope"),
 ]
