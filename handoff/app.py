@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -43,9 +43,11 @@ from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
+from handoff.visitor_data import VisitorData
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 
 def make_bus(settings: Settings) -> EventBus:
@@ -97,11 +99,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
+            visitor_data=VisitorData(store),
         )
         await handoffs.restore()
         handoffs.start()
         stack.push_async_callback(handoffs.stop)
         yield services
+
+
+def _retention_step(services: Services) -> Callable[[], Awaitable[int]]:
+    async def step() -> int:
+        return await services.visitor_data.apply_retention(services.settings.retention_days)
+
+    return step
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -125,7 +135,11 @@ def create_app(settings: Settings) -> web.Application:
             app[SERVICES] = services
             sweeper = Loop("relais-sweeper", services.handoffs.sweep, settings.routing.sweep_interval_seconds)
             sweeper.start()
+            retention = Loop("relais-retention", _retention_step(services), RETENTION_INTERVAL_SECONDS)
+            if settings.retention_days > 0:
+                retention.start()
             yield
+            await retention.stop()
             await sweeper.stop()
 
     app.cleanup_ctx.append(lifecycle)

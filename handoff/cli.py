@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from handoff.domain import Agent, AgentRole, DomainError
 from handoff.events import SessionEnded
 from handoff.realtime import agent_channel
 from handoff.store import open_store, upgrade
+from handoff.visitor_data import VisitorData
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -125,6 +127,30 @@ async def agents_remove(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_agents(settings, remove)
 
 
+async def _with_visitor_data(settings: Settings, action: Callable[[VisitorData], Awaitable[int]]) -> int:
+    store = await open_store(settings.database_url)
+    try:
+        return await action(VisitorData(store))
+    finally:
+        await store.close()
+
+
+async def visitor_export(args: argparse.Namespace, settings: Settings) -> int:
+    async def export(data: VisitorData) -> int:
+        print(json.dumps(await data.export(args.visitor_id), ensure_ascii=False, indent=2))
+        return 0
+
+    return await _with_visitor_data(settings, export)
+
+
+async def visitor_erase(args: argparse.Namespace, settings: Settings) -> int:
+    async def erase(data: VisitorData) -> int:
+        print(f"erased {await data.erase(args.visitor_id)} conversation(s) of {args.visitor_id}")
+        return 0
+
+    return await _with_visitor_data(settings, erase)
+
+
 async def _end_sessions(settings: Settings, agent_id: str) -> None:
     """Tell running instances to close the agent's sockets now. Through Redis when there is
     one; otherwise the instance finds out at the socket's next ping (every 15 s)."""
@@ -178,6 +204,15 @@ def _parser() -> argparse.ArgumentParser:
     remove = agents.add_parser("remove", help="remove an agent")
     remove.add_argument("username")
     remove.set_defaults(handler=agents_remove)
+
+    visitors = commands.add_parser("visitor", help="a visitor's personal data (docs/privacy.md)")
+    visitor_commands = visitors.add_subparsers(dest="visitor_command", required=True)
+    export = visitor_commands.add_parser("export", help="print everything stored about a visitor, as JSON")
+    export.add_argument("visitor_id")
+    export.set_defaults(handler=visitor_export)
+    erase = visitor_commands.add_parser("erase", help="delete everything stored about a visitor")
+    erase.add_argument("visitor_id")
+    erase.set_defaults(handler=visitor_erase)
     return parser
 
 

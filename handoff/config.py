@@ -6,6 +6,7 @@ naming the setting, so the service never starts half-configured.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Settings:
     log_level: str = "INFO"
     # On SIGTERM, requests in flight get this long to finish (docs/architecture.md, "Shutting down").
     shutdown_timeout_seconds: float = 10.0
+    # Conversations untouched this long are anonymised (docs/privacy.md); 0 keeps them.
+    retention_days: float = 365.0
 
 
 DEFAULTS = Settings()
@@ -83,6 +86,8 @@ def _number(value: Any, name: str, *, minimum: float = 0.0) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
     if number < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {number}")
     return number
@@ -130,6 +135,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     routing = _section(raw, "routing")
     widget = _section(raw, "widget")
     logs = _section(raw, "log")
+    privacy = _section(raw, "privacy")
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -217,6 +223,9 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         log_format=log_format,
         log_level=log_level,
         shutdown_timeout_seconds=shutdown_timeout,
+        retention_days=_number(
+            privacy.get("retention_days", DEFAULTS.retention_days), "relais.privacy.retention_days", minimum=0
+        ),
     )
 
 

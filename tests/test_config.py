@@ -23,6 +23,8 @@ def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
     assert settings_from_mapping({"routing": {"max_wait_seconds": 600}}, {}).routing.max_wait_seconds == 600
     assert settings.shutdown_timeout_seconds == 10
     assert settings_from_mapping({"service": {"shutdown_timeout_seconds": 2.5}}, {}).shutdown_timeout_seconds == 2.5
+    assert settings.retention_days == 365
+    assert settings_from_mapping({"privacy": {"retention_days": 0}}, {}).retention_days == 0
 
 
 def test_log_format_is_text_by_default_and_json_on_request() -> None:
@@ -55,6 +57,9 @@ def test_environment_overrides_the_file() -> None:
         ({"routing": {"position_interval_seconds": 0}}, {}, "relais.routing.position_interval_seconds"),
         ({"service": {"shutdown_timeout_seconds": "soon"}}, {}, "relais.service.shutdown_timeout_seconds"),
         ({"service": {"shutdown_timeout_seconds": 0}}, {}, "relais.service.shutdown_timeout_seconds"),
+        ({"privacy": {"retention_days": -1}}, {}, "relais.privacy.retention_days"),
+        ({"privacy": {"retention_days": "nan"}}, {}, "relais.privacy.retention_days"),
+        ({"routing": {"offer_timeout_seconds": "inf"}}, {}, "relais.routing.offer_timeout_seconds"),
         ({}, {"RELAIS_PORT": "http"}, "RELAIS_PORT"),
         ({}, {"RELAIS_PORT": "70000"}, "RELAIS_PORT"),
         ({}, {"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),

@@ -101,6 +101,9 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("get", "/api/conversations/{conversation_id}/messages", "Read a conversation", "agent", None, 200),
     ("get", "/api/conversations/{conversation_id}/transcript", "Full transcript with handoff events (advisors)", "agent", None, 200),
     ("get", "/api/conversations", "Live conversations (supervision, advisors)", "agent", None, 200),
+    ("get", "/api/admin/visitors/{visitor_id}", "Export everything stored about a visitor (admins)", "agent", None, 200),
+    ("delete", "/api/admin/visitors/{visitor_id}", "Erase everything stored about a visitor (admins; 409 while a conversation is live)",
+     "agent", None, 200),
     ("get", "/healthz", "Liveness: the process answers (no dependency is checked)", None, None, 200),
     ("get", "/readyz", "Readiness: store, Redis (when configured) and Rasa reachable; 503 names what is down", None, None, 200),
     ("get", "/metrics", "Prometheus metrics (text exposition format)", None, None, 200),
@@ -117,8 +120,12 @@ def build_document() -> dict[str, Any]:
                 "default": {"description": "error", "content": {"application/json": {"schema": _ref("Error")}}},
             },
         }
-        if "{conversation_id}" in path:
-            operation["parameters"] = [{"name": "conversation_id", "in": "path", "required": True, "schema": _STRING}]
+        operation["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": _STRING}
+            for name in ("conversation_id", "visitor_id") if "{" + name + "}" in path
+        ]
+        if not operation["parameters"]:
+            del operation["parameters"]
         if security:
             operation["security"] = [{"bearer": []}]
         if body is not None:

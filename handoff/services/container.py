@@ -15,6 +15,7 @@ from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.visitors import VisitorService
+from handoff.visitor_data import VisitorData
 
 
 @dataclass(slots=True)
@@ -30,3 +31,4 @@ class Services:
     desk: AgentDesk
     metrics: Metrics
     readiness: Readiness
+    visitor_data: VisitorData
