@@ -42,6 +42,7 @@ MIN_PASSWORD_LENGTH = 8
 # Embeddings, overrides, isolates and marks (joiners stay: emoji and some scripts need them).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_CAPACITY = 50
+SEEN_GRANULARITY = timedelta(minutes=1)
 USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
@@ -137,9 +138,12 @@ def _password(value: str) -> str:
 
 
 class AgentService:
-    def __init__(self, store: Store, *, token_ttl_seconds: float = 12 * 3600) -> None:
+    def __init__(
+        self, store: Store, *, token_ttl_seconds: float = 12 * 3600, idle_timeout_seconds: float = 2 * 3600
+    ) -> None:
         self.store = store
         self.token_ttl = timedelta(seconds=token_ttl_seconds)
+        self.idle_timeout = timedelta(seconds=idle_timeout_seconds)
 
     async def create(
         self,
@@ -256,15 +260,29 @@ class AgentService:
         return token, _agent(row)
 
     async def authenticate(self, token: str) -> Agent:
+        """The session's agent; a session past its lifetime, or unused for the idle
+        timeout, is over. Use is recorded at most once a minute (not a write per request)."""
+        token_hash = secret_hash(token)
         query = (
-            select(agents, agent_sessions.c.expires_at)
+            select(agents, agent_sessions.c.expires_at, agent_sessions.c.created_at.label("session_created_at"),
+                   agent_sessions.c.last_seen_at)
             .join(agent_sessions, agent_sessions.c.agent_id == agents.c.id)
-            .where(agent_sessions.c.token_hash == secret_hash(token))
+            .where(agent_sessions.c.token_hash == token_hash)
         )
         async with self.store.sessions() as session:
             row = (await session.execute(query)).first()
-        if row is None or as_utc(row.expires_at) <= utcnow():
+        now = utcnow()
+        if row is None or as_utc(row.expires_at) <= now:
             raise Unauthorized("invalid or expired agent token")
+        last_seen = as_utc(row.last_seen_at or row.session_created_at)
+        if now - last_seen > self.idle_timeout:
+            await self.logout(token)
+            raise Unauthorized("session ended after inactivity; log in again")
+        if now - last_seen > SEEN_GRANULARITY:
+            async with self.store.sessions.begin() as session:
+                await session.execute(
+                    update(agent_sessions).where(agent_sessions.c.token_hash == token_hash).values(last_seen_at=now)
+                )
         return _agent(row)
 
     async def logout(self, token: str) -> None:

@@ -80,7 +80,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.push_async_callback(bot.close)
 
         conversations = ConversationService(store, bus, metrics)
-        agents = AgentService(store, token_ttl_seconds=settings.agent_token_ttl_seconds)
+        agents = AgentService(
+            store,
+            token_ttl_seconds=settings.agent_token_ttl_seconds,
+            idle_timeout_seconds=settings.agent_idle_timeout_seconds,
+        )
         engine = RoutingEngine(backend, settings.routing)
         handoffs = HandoffCoordinator(conversations, agents, engine, bus, settings.routing, metrics=metrics)
         checks: dict[str, Check] = {"store": conversations.ping}

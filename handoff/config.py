@@ -61,7 +61,8 @@ class Settings:
     min_available: Mapping[Pool, int] = field(
         default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
     )
-    agent_token_ttl_seconds: float = 12 * 3600
+    agent_token_ttl_seconds: float = 12 * 3600  # a console session's lifetime
+    agent_idle_timeout_seconds: float = 2 * 3600  # ... and how long it may go unused
     widget_origins: tuple[str, ...] = ("*",)  # sites allowed to embed the widget (CORS)
     log_format: str = "text"  # "json" (one object per line, for production) | "text"
     log_level: str = "INFO"
@@ -136,6 +137,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     widget = _section(raw, "widget")
     logs = _section(raw, "log")
     privacy = _section(raw, "privacy")
+    sessions = _section(raw, "sessions")
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -223,6 +225,14 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         log_format=log_format,
         log_level=log_level,
         shutdown_timeout_seconds=shutdown_timeout,
+        agent_token_ttl_seconds=3600 * _number(
+            sessions.get("lifetime_hours", DEFAULTS.agent_token_ttl_seconds / 3600), "relais.sessions.lifetime_hours",
+            minimum=0.01,
+        ),
+        agent_idle_timeout_seconds=60 * _number(
+            sessions.get("idle_minutes", DEFAULTS.agent_idle_timeout_seconds / 60), "relais.sessions.idle_minutes",
+            minimum=1,
+        ),
         retention_days=_number(
             privacy.get("retention_days", DEFAULTS.retention_days), "relais.privacy.retention_days", minimum=0
         ),

@@ -24,6 +24,9 @@ def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
     assert settings.shutdown_timeout_seconds == 10
     assert settings_from_mapping({"service": {"shutdown_timeout_seconds": 2.5}}, {}).shutdown_timeout_seconds == 2.5
     assert settings.retention_days == 365
+    assert (settings.agent_token_ttl_seconds, settings.agent_idle_timeout_seconds) == (12 * 3600, 2 * 3600)
+    shorter = settings_from_mapping({"sessions": {"lifetime_hours": 8, "idle_minutes": 30}}, {})
+    assert (shorter.agent_token_ttl_seconds, shorter.agent_idle_timeout_seconds) == (8 * 3600, 30 * 60)
     assert settings_from_mapping({"privacy": {"retention_days": 0}}, {}).retention_days == 0
 
 
@@ -58,6 +61,8 @@ def test_environment_overrides_the_file() -> None:
         ({"service": {"shutdown_timeout_seconds": "soon"}}, {}, "relais.service.shutdown_timeout_seconds"),
         ({"service": {"shutdown_timeout_seconds": 0}}, {}, "relais.service.shutdown_timeout_seconds"),
         ({"privacy": {"retention_days": -1}}, {}, "relais.privacy.retention_days"),
+        ({"sessions": {"idle_minutes": 0}}, {}, "relais.sessions.idle_minutes"),
+        ({"sessions": {"lifetime_hours": "a day"}}, {}, "relais.sessions.lifetime_hours"),
         ({"privacy": {"retention_days": "nan"}}, {}, "relais.privacy.retention_days"),
         ({"routing": {"offer_timeout_seconds": "inf"}}, {}, "relais.routing.offer_timeout_seconds"),
         ({}, {"RELAIS_PORT": "http"}, "RELAIS_PORT"),

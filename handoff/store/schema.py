@@ -108,4 +108,5 @@ agent_sessions = Table(
     Column("agent_id", String(ID_LENGTH), ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=True),  # migration 0003; null: never since login
 )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from handoff.agents import AgentService
 from handoff.domain import AgentRole, Conflict, InvalidInput, NotFound, Unauthorized
-from handoff.store import Store
+from handoff.store import Store, as_utc, utcnow
 from handoff.store.schema import agent_sessions
 from handoff.store.schema import agents as agents_table
+from handoff.tokens import secret_hash
 
 PASSWORD = "a long enough secret"
 
@@ -133,6 +135,33 @@ async def test_a_role_change_ends_open_sessions(agents: AgentService) -> None:
     assert await agents.authenticate(token)  # other changes keep the session
     await agents.update(ida.id, role=AgentRole.AMBASSADOR)
     with pytest.raises(Unauthorized):
+        await agents.authenticate(token)
+
+
+async def _last_used(store: Store, token: str, *, ago: timedelta | None = None) -> datetime | None:
+    """When the session was last used; with `ago`, first pretend it was that long ago."""
+    row = agent_sessions.c.token_hash == secret_hash(token)
+    async with store.sessions.begin() as session:
+        if ago is not None:
+            await session.execute(update(agent_sessions).where(row).values(last_seen_at=utcnow() - ago))
+        seen = (await session.execute(select(agent_sessions.c.last_seen_at).where(row))).scalar_one_or_none()
+    return None if seen is None else as_utc(seen)
+
+
+async def test_a_session_unused_for_the_idle_timeout_is_over(store: Store) -> None:
+    agents = AgentService(store, idle_timeout_seconds=3600)
+    await agents.create(username="jo", password=PASSWORD, role=AgentRole.ADVISOR, languages=["en"])
+    token, _ = await agents.login("jo", PASSWORD)
+    await agents.authenticate(token)
+    assert await _last_used(store, token) is None  # fresh: no write needed yet
+    await _last_used(store, token, ago=timedelta(minutes=30))
+    await agents.authenticate(token)  # in use: the clock restarts (written at most once a minute)
+    seen = await _last_used(store, token)
+    assert seen is not None and utcnow() - seen < timedelta(minutes=1)
+    await _last_used(store, token, ago=timedelta(minutes=61))
+    with pytest.raises(Unauthorized, match="inactivity"):
+        await agents.authenticate(token)
+    with pytest.raises(Unauthorized):  # and it stays over
         await agents.authenticate(token)
 
 
