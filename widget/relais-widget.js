@@ -363,8 +363,25 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     ui.log.insertBefore(node, before);
   }
 
-  function renderMessage(message) {
-    if (!message || state.rendered.has(message.seq)) return;
+  // `lastSeq` is where the server resumes (`after=`), so it moves only over what came in
+  // order: the socket and the catch-up deliver in order; an answer to our own POST may
+  // come past messages we have not seen (sent while we were offline): it is shown, and
+  // the gap before it fetched.
+  function renderMessage(message, inOrder = true) {
+    if (!message) return;
+    drawMessage(message);
+    if (inOrder || message.seq <= state.lastSeq + 1) {
+      const before = state.lastSeq;
+      state.lastSeq = Math.max(state.lastSeq, message.seq);
+      while (state.rendered.has(state.lastSeq + 1)) state.lastSeq += 1;
+      if (state.lastSeq !== before) renderTrailing(); // it depends on the last seq
+    } else {
+      catchUp().catch(() => {});
+    }
+  }
+
+  function drawMessage(message) {
+    if (state.rendered.has(message.seq)) return;
     const kind = message.sender_kind;
     const data = message.data || {};
     const node = el("div", { class: `msg ${kind}`, "data-seq": String(message.seq), "data-sender": kind });
@@ -398,7 +415,6 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     }
     insertConfirmed(node, message.seq);
     state.rendered.set(message.seq, node);
-    state.lastSeq = Math.max(state.lastSeq, message.seq);
     if (kind === "visitor") state.ratedNow = false;
     onEvent(message);
     renderTrailing();
@@ -538,7 +554,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
         const body = await api("POST", `/api/visitor/conversations/${state.saved.conversationId}/offline-message`, { email: email.value.trim(), text: question.value.trim() });
         state.showOffline = false; state.offlineDone = true;
         setConversation(body.conversation);
-        renderMessage(body.message);
+        renderMessage(body.message, false);
         await catchUp();
         ui.input.focus();
       } catch (err) {
@@ -618,7 +634,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     if (!state.saved.conversationId) return;
     for (let guard = 0; guard < 50; guard++) {
       const body = await api("GET", `/api/visitor/conversations/${state.saved.conversationId}/messages?after=${state.lastSeq}`);
-      body.messages.forEach(renderMessage);
+      body.messages.forEach((message) => renderMessage(message));
       setConversation(body.conversation);
       if (!body.messages.length || state.lastSeq >= body.conversation.last_seq) break;
     }
@@ -655,8 +671,8 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
         try {
           await ensureConversation();
           const body = await api("POST", `/api/visitor/conversations/${state.saved.conversationId}/messages`, { text: item.text, client_msg_id: item.id });
-          renderMessage(body.message);
-          (body.replies || []).forEach(renderMessage);
+          renderMessage(body.message, false);
+          (body.replies || []).forEach((reply) => renderMessage(reply, false));
           setConversation(body.conversation);
           dropFromOutbox(item.id);
           state.flushDelay = 1000;

@@ -112,10 +112,10 @@ async def audit(page: Page, state: str, *, page_rules: bool = True, include: str
     `page_rules=False` for test-made host pages that are not ours to structure
     (no main, no h1); `include` limits the audit to one element (e.g. the widget)."""
     if not await page.evaluate("() => Boolean(window.axe)"):
-        # Through DevTools, not a <script>: our pages' CSP forbids inline scripts, rightly.
-        cdp = await page.context.new_cdp_session(page)
-        await cdp.send("Runtime.evaluate", {"expression": axe_source()})
-        await cdp.detach()
+        # Evaluated by Playwright, not added as a <script>: our pages' CSP forbids inline
+        # scripts, rightly (and a CDP session of our own would reset the page's emulated
+        # network conditions, e.g. a test's offline mode).
+        await page.evaluate(axe_source() + "\n;undefined")
     original = page.viewport_size
     failures = []
     try:

@@ -281,6 +281,39 @@ async def test_without_websocket_the_widget_polls_and_still_gets_everything(
     await context.close()
 
 
+async def test_a_message_acknowledged_past_unseen_ones_does_not_hide_them(
+    service: BrowserService, browser: Browser
+) -> None:
+    # The widget resumes from its last seq; its own message's seq, acknowledged while it
+    # has not yet seen what the agent wrote meanwhile, must not move it past those.
+    await make_agent(service, "fanny")
+    await service.go_online("fanny")
+    context = await new_context(browser)
+    page = await context.new_page()
+
+    def refuse(socket: WebSocketRoute) -> None:  # polling only: the catch-up is the one path
+        asyncio.ensure_future(socket.close(code=1011))
+
+    await page.route_web_socket(re.compile(r".*/ws/visitor.*"), refuse)
+    await page.goto(service.url + "/")
+    root = await open_widget(page)
+    conversation_id = await talk_to_community(service, page, root, "fanny")
+    await agent_says(service, "fanny", conversation_id, "First, before the gap")
+    await expect(root.locator(".msg.ambassador")).to_have_count(1)
+
+    reads = re.compile(r".*/messages\?after=.*")
+    await page.route(reads, lambda route: route.abort())  # the catch-up fails for a while
+    await agent_says(service, "fanny", conversation_id, "Second, unseen")
+    await agent_says(service, "fanny", conversation_id, "Third, unseen")
+    await visitor_says(root, "Mine, acknowledged past them")
+    await expect(root.locator(".msg.visitor[data-seq] .bubble").last).to_have_text("Mine, acknowledged past them")
+    await page.unroute(reads)
+    await expect(root.locator(".msg.ambassador")).to_have_count(3)
+    texts = await root.locator(".msg[data-seq] .bubble").all_inner_texts()
+    assert texts[-3:] == ["Second, unseen", "Third, unseen", "Mine, acknowledged past them"], texts
+    await context.close()
+
+
 async def test_french_page_offline_form_then_the_community_when_available(
     service: BrowserService, browser: Browser
 ) -> None:
