@@ -163,3 +163,51 @@ async def escalate(http: aiohttp.ClientSession, base_url: str, *, language: str 
         assert r.status == 200, await r.text()
         position = (await r.json())["position"]
     return Escalation(cid, token, position)
+
+
+# --- limits and charts -----------------------------------------------------------------------
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-files soft limit towards `wanted` (up to the hard limit); return it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else wanted
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc)."""
+    import os
+
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def loglog_chart(path: Path, title: str, panels: Sequence[tuple[str, str, dict[str, list[tuple[float, float]]]]]) -> None:
+    """Draw side-by-side log-log panels, each (title, x label, {series label: [(x, y), ...]}), into `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes_list = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for axes, (panel_title, xlabel, series) in zip(axes_list[0], panels, strict=True):
+        for label, points in series.items():
+            shown = sorted((x, y) for x, y in points if x > 0 and y is not None and y > 0)
+            if shown:
+                axes.plot(*zip(*shown, strict=True), marker="o", label=label)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel(xlabel)
+        axes.set_title(panel_title)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize="small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
