@@ -8,6 +8,7 @@ through the real HTTP API. Nothing here measures: each script decides what it ti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -164,6 +165,36 @@ async def escalate(http: aiohttp.ClientSession, base_url: str, *, language: str 
         position = (await r.json())["position"]
     return Escalation(cid, token, position)
 
+
+async def hold_conversations(service: RunningService, http: aiohttp.ClientSession, usernames: Sequence[str],
+                             count: int, *, concurrency: int = 16) -> tuple[list[dict[str, str]], list[str]]:
+    """Log the agents in and online, then `count` visitors ask for a person and every offer is
+    accepted by the agent it went to. Returns the conversations held ({cid, visitor_token,
+    agent_token}) and the agents' tokens. The agents' places must cover `count`."""
+    base = service.base_url
+    sessions = {}
+    for name in usernames:
+        session = await login(http, base, name)
+        await go_online(http, base, session.token)
+        sessions[session.agent_id] = session
+    limiter = asyncio.Semaphore(concurrency)
+
+    async def limited(call: Any) -> Any:
+        async with limiter:
+            return await call
+
+    escalations = await asyncio.gather(*(limited(escalate(http, base, language="fr")) for _ in range(count)))
+    tokens = {e.conversation_id: e.visitor_token for e in escalations}
+    offers = [t for t in await service.services.engine.waiting() if t.offered_to in sessions]
+    assert len(offers) == count, f"{len(offers)} of {count} conversations offered"
+
+    async def accept(conversation_id: str, agent_token: str) -> dict[str, str]:
+        async with http.post(f"{base}/api/conversations/{conversation_id}/accept", headers=bearer(agent_token)) as r:
+            assert r.status == 200, await r.text()
+        return {"cid": conversation_id, "visitor_token": tokens[conversation_id], "agent_token": agent_token}
+
+    held = await asyncio.gather(*(limited(accept(t.conversation_id, sessions[t.offered_to].token)) for t in offers))
+    return list(held), [s.token for s in sessions.values()]
 
 # --- limits and charts -----------------------------------------------------------------------
 
