@@ -22,7 +22,9 @@ target: relay p99 ≤ 3 × echo p99 + the commit's p99.
 `idle` (levels: sockets, default 100, 1,000, 10,000): N visitor sockets open on N
 conversations and stay idle (each has received its first frames); the service
 process's resident memory before and after, divided by N; the same for N sockets
-on the echo server. Target: ≤ 50 KB per socket. The open-files limit of both
+on the echo server, measured first. Before each measurement, garbage is collected
+and free heap pages are given back to the system (glibc `malloc_trim`), so memory
+freed by the previous measurement is not reused unseen. Target: ≤ 50 KB per socket. The open-files limit of both
 processes is raised to what the level needs (up to the hard limit).
 
 Output: one JSON line per level and stack (stdout, reports/bench/sockets.jsonl), a
@@ -37,6 +39,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
+import ctypes
 import gc
 import json
 import multiprocessing
@@ -258,18 +262,25 @@ async def _relay(stack: str, settings: Settings, args: argparse.Namespace, pool:
     return records
 
 
+def _release_free_memory() -> None:
+    """Collect garbage and give free heap pages back to the system, so that memory freed by an
+    earlier measurement is not silently reused by the next one (RSS would then grow less)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 async def _idle_memory(urls: list[str]) -> tuple[int, float]:
     """Resident memory of this process gained while a client process holds `urls` open and idle."""
     context = get_context("spawn")
     opened, release = context.Queue(), context.Event()
-    gc.collect()
+    _release_free_memory()
     before = rss_bytes()
     process = context.Process(target=idle_clients, args=(urls, opened, release))
     process.start()
     loop = asyncio.get_running_loop()
     try:
         count = await loop.run_in_executor(None, opened.get, True, 600)
-        await asyncio.sleep(0.5)  # let the last first-frames' buffers be released (not a synchronisation)
         gc.collect()
         return count, (rss_bytes() - before) / count
     finally:
@@ -289,8 +300,8 @@ async def _idle(stack: str, settings: Settings, args: argparse.Namespace) -> lis
                 started = await asyncio.gather(*(conversations.start("fr", None)
                                                  for _ in range(min(100, level - len(urls)))))
                 urls += [f"{ws_base}/ws/visitor?conversation_id={c.id}&token={token}" for c, token in started]
-            count, per_socket = await _idle_memory(urls[:level])
             echo_count, echo_per_socket = await _idle_memory([echo_url] * level)
+            count, per_socket = await _idle_memory(urls[:level])
             record = {"bench": "idle", "stack": stack, "sockets": count, "kb_per_socket": round(per_socket / 1024, 1),
                       "echo_sockets": echo_count, "echo_kb_per_socket": round(echo_per_socket / 1024, 1),
                       "target_kb": 50}
