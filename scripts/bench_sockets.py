@@ -370,10 +370,10 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool, tmp:
         for stack, settings, prefix in stacks:
             try:
+                if args.idle:  # first: the memory measured is the sockets', not what the relay left behind
+                    records += await _idle(stack, settings, args)
                 if args.relay:
                     records += await _relay(stack, settings, args, pool)
-                if args.idle:
-                    records += await _idle(stack, settings, args)
             finally:
                 if prefix is not None:
                     await delete_redis_keys(os.environ["REDIS_URL"], prefix)
