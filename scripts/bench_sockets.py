@@ -19,12 +19,13 @@ echo server, then `--samples` round trips (send a frame, wait for its echo), and
 one commit (`ConversationService.append`, one writer, `--samples` times). Issue 11's
 target: relay p99 ≤ 3 × echo p99 + the commit's p99.
 
-`idle` (levels: sockets, default 100, 1,000, 10,000): N visitor sockets open on N
-conversations and stay idle (each has received its first frames); the service
-process's resident memory before and after, divided by N; the same for N sockets
-on the echo server, measured first. Before each measurement, garbage is collected
-and free heap pages are given back to the system (glibc `malloc_trim`), so memory
-freed by the previous measurement is not reused unseen. Target: ≤ 50 KB per socket. The open-files limit of both
+`idle` (levels: sockets, default 100, 1,000, 10,000; run first): visitor sockets
+open on as many conversations and stay idle (each has received its first frames),
+cumulatively — 100 open, then 900 more, then 9,000 more, nothing closed in between,
+so no freed memory is reused unseen; at each level, the service process's resident
+memory gained since before the first socket (garbage collected and free heap pages
+given back to the system first), divided by the sockets open. The same for the
+echo server, alone in a fresh process of its own. Target: ≤ 50 KB per socket. The open-files limit of both
 processes is raised to what the level needs (up to the hard limit).
 
 Output: one JSON line per level and stack (stdout, reports/bench/sockets.jsonl), a
@@ -82,6 +83,7 @@ QUIET_TIMERS = RoutingSettings(offer_timeout_seconds=HOUR, overflow_after_second
 STACK_LABELS = {"sqlite": "SQLite + memory", "postgresql": "PostgreSQL + Redis"}
 OPEN_AT_ONCE = 100
 FD_MARGIN = 200
+ECHO_OPEN_FILES = 50_000  # as many as the hard limit allows
 
 
 # --- the echo server (baseline) ------------------------------------------------------------
@@ -206,19 +208,34 @@ async def _relay_clients(base_url: str, echo_url: str, held: list[dict[str, str]
     return {"relay": relays, "echo": echoes}
 
 
-def idle_clients(urls: list[str], opened: Any, release: Any) -> None:
-    """Open the sockets at `urls`, say so on `opened`, keep them idle until `release` is set."""
-    raise_open_files(len(urls) + FD_MARGIN)
-    asyncio.run(_idle_clients(urls, opened, release))
+def idle_clients(stages: list[list[str]], opened: Any, proceed: Any) -> None:
+    """Open the sockets of each stage in turn, keeping the earlier ones open: after each stage,
+    put the number open on `opened` and wait for `proceed`. All close at the end."""
+    raise_open_files(sum(len(stage) for stage in stages) + FD_MARGIN)
+    asyncio.run(_idle_clients(stages, opened, proceed))
 
 
-async def _idle_clients(urls: list[str], opened: Any, release: Any) -> None:
+async def _idle_clients(stages: list[list[str]], opened: Any, proceed: Any) -> None:
+    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         sockets = Sockets(http)
-        await _open_all(sockets, urls)
-        opened.put(len(sockets.sockets))
-        await asyncio.get_running_loop().run_in_executor(None, release.wait)
+        for urls in stages:
+            await _open_all(sockets, urls)
+            opened.put(len(sockets.sockets))
+            await loop.run_in_executor(None, proceed.get)
         await sockets.close()
+
+
+def echo_process(urls: Any, stop: Any) -> None:
+    """The echo server alone in a process of its own (its memory is measured from outside)."""
+    raise_open_files(ECHO_OPEN_FILES)
+
+    async def serve() -> None:
+        async with echo_server() as url:
+            urls.put(url)
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+
+    asyncio.run(serve())
 
 
 # --- the servers' process --------------------------------------------------------------------
@@ -263,51 +280,72 @@ async def _relay(stack: str, settings: Settings, args: argparse.Namespace, pool:
 
 
 def _release_free_memory() -> None:
-    """Collect garbage and give free heap pages back to the system, so that memory freed by an
-    earlier measurement is not silently reused by the next one (RSS would then grow less)."""
+    """Collect garbage and give free heap pages back to the system before the baseline."""
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-async def _idle_memory(urls: list[str]) -> tuple[int, float]:
-    """Resident memory of this process gained while a client process holds `urls` open and idle."""
+async def _idle_memory(stages: list[list[str]], pid: int | None = None) -> list[tuple[int, float]]:
+    """Bytes of resident memory per socket that process `pid` (default: this one) gains while a
+    client process holds the sockets of the stages open, cumulatively: (sockets open, bytes each)
+    after each stage. Nothing is closed between stages, so no freed memory is reused unseen."""
     context = get_context("spawn")
-    opened, release = context.Queue(), context.Event()
-    _release_free_memory()
-    before = rss_bytes()
-    process = context.Process(target=idle_clients, args=(urls, opened, release))
+    opened, proceed = context.Queue(), context.Queue()
+    if pid is None:
+        _release_free_memory()
+    before = rss_bytes(pid)
+    process = context.Process(target=idle_clients, args=(stages, opened, proceed))
     process.start()
     loop = asyncio.get_running_loop()
+    results = []
     try:
-        count = await loop.run_in_executor(None, opened.get, True, 600)
-        gc.collect()
-        return count, (rss_bytes() - before) / count
+        for _ in stages:
+            count = await loop.run_in_executor(None, opened.get, True, 900)
+            if pid is None:
+                gc.collect()
+            results.append((count, (rss_bytes(pid) - before) / count))
+            proceed.put(True)
     finally:
-        release.set()
+        for _ in range(len(stages) - len(results)):
+            proceed.put(True)
         await loop.run_in_executor(None, process.join, 120)
+    return results
 
 
 async def _idle(stack: str, settings: Settings, args: argparse.Namespace) -> list[dict[str, Any]]:
-    records = []
     raise_open_files(max(args.idle) + FD_MARGIN)
-    async with running_service(settings) as service, echo_server() as echo_url:
+    levels = args.idle
+    context = get_context("spawn")
+    echo_urls, stop = context.Queue(), context.Event()
+    echo = context.Process(target=echo_process, args=(echo_urls, stop))
+    echo.start()
+    loop = asyncio.get_running_loop()
+    try:
+        echo_url = await loop.run_in_executor(None, echo_urls.get, True, 60)
+        echo_stages = [[echo_url] * (level - below) for level, below in zip(levels, [0, *levels], strict=False)]
+        echoes = await _idle_memory(echo_stages, echo.pid)
+    finally:
+        stop.set()
+        await loop.run_in_executor(None, echo.join, 60)
+    async with running_service(settings) as service:
         conversations = service.services.conversations
         ws_base = service.base_url.replace("http://", "ws://", 1)
         urls: list[str] = []
-        for level in args.idle:
-            while len(urls) < level:
-                started = await asyncio.gather(*(conversations.start("fr", None)
-                                                 for _ in range(min(100, level - len(urls)))))
-                urls += [f"{ws_base}/ws/visitor?conversation_id={c.id}&token={token}" for c, token in started]
-            echo_count, echo_per_socket = await _idle_memory([echo_url] * level)
-            count, per_socket = await _idle_memory(urls[:level])
-            record = {"bench": "idle", "stack": stack, "sockets": count, "kb_per_socket": round(per_socket / 1024, 1),
-                      "echo_sockets": echo_count, "echo_kb_per_socket": round(echo_per_socket / 1024, 1),
-                      "target_kb": 50}
-            record["met"] = record["kb_per_socket"] <= 50
-            emit(record, args.jsonl)
-            records.append(record)
+        while len(urls) < levels[-1]:
+            started = await asyncio.gather(*(conversations.start("fr", None)
+                                             for _ in range(min(100, levels[-1] - len(urls)))))
+            urls += [f"{ws_base}/ws/visitor?conversation_id={c.id}&token={token}" for c, token in started]
+        stages = [urls[below:level] for level, below in zip(levels, [0, *levels], strict=False)]
+        measured = await _idle_memory(stages)
+    records = []
+    for (count, per_socket), (echo_count, echo_per_socket) in zip(measured, echoes, strict=True):
+        record = {"bench": "idle", "stack": stack, "sockets": count, "kb_per_socket": round(per_socket / 1024, 1),
+                  "echo_sockets": echo_count, "echo_kb_per_socket": round(echo_per_socket / 1024, 1),
+                  "target_kb": 50}
+        record["met"] = record["kb_per_socket"] <= 50
+        emit(record, args.jsonl)
+        records.append(record)
     return records
 
 

@@ -211,11 +211,11 @@ def raise_open_files(wanted: int) -> int:
     return target
 
 
-def rss_bytes() -> int:
-    """This process's resident memory now (Linux /proc)."""
+def rss_bytes(pid: int | None = None) -> int:
+    """The resident memory now of process `pid`, default this one (Linux /proc)."""
     import os
 
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    pages = int(Path(f"/proc/{pid or 'self'}/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
@@ -237,7 +237,8 @@ def loglog_chart(path: Path, title: str, panels: Sequence[tuple[str, str, dict[s
         axes.set_xlabel(xlabel)
         axes.set_title(panel_title)
         axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize="small")
+        if axes.lines:
+            axes.legend(fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
