@@ -360,7 +360,7 @@ def table(records: list[dict[str, Any]]) -> str:
                   " | target p99 (3 × echo + commit) |", "|---|---|---|---|---|---|---|"]
         for r in relays:
             verdict = "met" if r["met"] else "missed"
-            lines.append(f"| {STACK_LABELS[r['stack']]} | {r['conversations']:,} ({r['agents']} agents) | {r['sockets']:,} | "
+            lines.append(f"| {STACK_LABELS[r['stack']]} | {r['conversations']:,} ({r['agents']} agent{'s' if r['agents'] > 1 else ''}) | {r['sockets']:,} | "
                          f"{r['relay_p50_ms']:.1f} / {r['relay_p99_ms']:.1f} | {r['echo_p50_ms']:.2f} / {r['echo_p99_ms']:.2f} | "
                          f"{r['commit_p50_ms']:.1f} / {r['commit_p99_ms']:.1f} | {r['target_p99_ms']:.1f} ({verdict}) |")
     idles = [r for r in records if r["bench"] == "idle"]
