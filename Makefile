@@ -7,7 +7,7 @@ BOT_VENV := .venv-bot
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint typecheck audit pytest model train evaluate bench services clean
+.PHONY: help run test lint typecheck audit pytest model train evaluate bench cluster services clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
@@ -76,6 +76,9 @@ test: lint typecheck audit bot-test pytest  ## everything: lint, types, dependen
 
 bench: $(VENV)/.installed model  ## latency and throughput figures (see docs/performance.md, docs/benchmarks.md)
 	scripts/bench.sh
+
+cluster: $(VENV)/.installed services  ## two service instances on the local PostgreSQL and Redis behind one port (docs/scaling.md)
+	$(PY) scripts/cluster.py $(CLUSTER_ARGS)
 
 clean:  ## remove runtime state (not the environments)
 	rm -rf var reports/screenshots

@@ -147,13 +147,15 @@ class UnitOfWork:
         self.pending: list[tuple[str, Event]] = []
         # When each message was appended (by index in `pending`): the relay latency's start.
         self.appended_at: dict[int, float] = {}
+        self.latest: dict[str, Conversation] = {}  # each conversation as this unit last read or wrote it
 
     def publish(self, channel: str, event: Event) -> None:
         """Publish `event` on `channel` after the commit (never if the unit fails)."""
         self.pending.append((channel, event))
 
     async def get(self, conversation_id: str) -> Conversation:
-        return await _get(self._session, conversation_id)
+        conversation = self.latest[conversation_id] = await _get(self._session, conversation_id)
+        return conversation
 
     async def transition(
         self, conversation_id: str, expected: Iterable[ConversationStatus], **changes: Any
@@ -174,7 +176,7 @@ class UnitOfWork:
         if expected is not None:
             condition = and_(condition, conversations.c.status.in_([s.value for s in expected]))
         result = await self._session.execute(update(conversations).where(condition).values(updated_at=utcnow(), **values))
-        conversation = await _get(self._session, conversation_id)
+        conversation = await self.get(conversation_id)
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise Conflict(
                 f"conversation is {conversation.status.value}, expected "
@@ -198,16 +200,19 @@ class UnitOfWork:
         now = utcnow()
         # The UPDATE takes the conversation's row lock (PostgreSQL) or the write
         # lock (SQLite) first, so sequence numbers are dense and never reused.
-        seq = (
+        # RETURNING the whole row: the unit knows the conversation after the write without reading it again.
+        row = (
             await self._session.execute(
                 update(conversations)
                 .where(conversations.c.id == conversation_id)
                 .values(last_seq=conversations.c.last_seq + 1, updated_at=now)
-                .returning(conversations.c.last_seq)
+                .returning(*conversations.c)
             )
-        ).scalar_one_or_none()
-        if seq is None:
+        ).first()
+        if row is None:
             raise NotFound("unknown conversation", conversation_id=conversation_id)
+        self.latest[conversation_id] = _conversation(row)
+        seq = row.last_seq
         values = {
             "conversation_id": conversation_id,
             "seq": seq,
@@ -232,6 +237,14 @@ class UnitOfWork:
         self.appended_at[len(self.pending)] = time.perf_counter()
         self.publish(conversation_channel(conversation_id), MessageAdded.of(message))
         return message
+
+    async def annotate(self, conversation_id: str, seq: int, intent: str, confidence: float | None) -> None:
+        """Attach the NLU's reading to a visitor message (for analytics and training)."""
+        await self._session.execute(
+            update(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq == seq)
+            .values(intent=intent[:64], confidence=confidence)
+        )
 
     async def record_event(
         self,
@@ -408,13 +421,9 @@ class ConversationService:
         return [_message(row) for row in reversed(rows)]
 
     async def annotate(self, conversation_id: str, seq: int, intent: str, confidence: float | None) -> None:
-        """Attach the NLU's reading to a visitor message (for analytics and training)."""
-        async with self.store.sessions.begin() as session:
-            await session.execute(
-                update(messages)
-                .where(messages.c.conversation_id == conversation_id, messages.c.seq == seq)
-                .values(intent=intent[:64], confidence=confidence)
-            )
+        """`UnitOfWork.annotate` as a unit of work of its own."""
+        async with self.unit_of_work() as unit:
+            await unit.annotate(conversation_id, seq, intent, confidence)
 
     # --- handoff events ---------------------------------------------------------------
 

@@ -6,6 +6,9 @@
 #   scripts/bench.sh --http-only [bench_escalation.py options]     # escalation rate vs queue, both stacks
 #   scripts/bench.sh --service-only [bench_service.py options]     # burst, escalation and relay latency
 #   scripts/bench.sh --bot-only [bench_bot.py options]             # the bot alone
+#   scripts/bench.sh --turn-only [bench_turn.py options]           # a bot turn through the service vs bare Rasa
+#   scripts/bench.sh --sockets-only [bench_sockets.py options]     # relay with many chats held, idle sockets' memory
+#   scripts/bench.sh --store-only [bench_store.py options]         # committed messages/s, SQLite and PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REDIS_URL=redis://127.0.0.1:6379/14
@@ -39,6 +42,9 @@ case "${1:-}" in
   --routing-only) shift; services_up; bench "routing engine" bench_routing.py "$@"; exit ;;
   --http-only) shift; services_up; fresh_database; bench "escalation rate through the HTTP API" bench_escalation.py "$@"; exit ;;
   --service-only) shift; services_up; fresh_database; bench "handoff service" bench_service.py "$@"; exit ;;
+  --turn-only) shift; services_up; fresh_database; bench "bot turn: service vs bare Rasa" bench_turn.py "$@"; exit ;;
+  --sockets-only) shift; services_up; fresh_database; bench "relay and idle sockets" bench_sockets.py "$@"; exit ;;
+  --store-only) shift; services_up; fresh_database; bench "store messages/s" bench_store.py "$@"; exit ;;
 esac
 services_up
 bench "routing engine" bench_routing.py
@@ -46,4 +52,10 @@ fresh_database
 bench "escalation rate through the HTTP API" bench_escalation.py
 fresh_database
 bench "handoff service" bench_service.py "$@"
+fresh_database
+bench "store messages/s" bench_store.py
+fresh_database
+bench "relay and idle sockets" bench_sockets.py
+fresh_database
+bench "bot turn: service vs bare Rasa" bench_turn.py
 bench "bot" bench_bot.py

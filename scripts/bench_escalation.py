@@ -50,12 +50,10 @@ from benchlib import (
     REPORTS,
     RunningService,
     add_agents,
-    bearer,
     delete_redis_keys,
     emit,
     escalate,
-    go_online,
-    login,
+    hold_conversations,
     p50_p99_ms,
     running_service,
 )
@@ -114,19 +112,7 @@ async def _visitors(base_url: str, kind: str, count: int, clients: int, seconds:
 
 async def _saturate(service: RunningService, http: aiohttp.ClientSession, usernames: list[str]) -> None:
     """Agents online, and every place of theirs taken by an accepted conversation."""
-    base = service.base_url
-    sessions = {}
-    for name in usernames:
-        session = await login(http, base, name)
-        await go_online(http, base, session.token)
-        sessions[session.agent_id] = session
-    for _ in range(AGENTS * CAPACITY):
-        await escalate(http, base, language="fr")
-    for ticket in await service.services.engine.waiting():
-        if ticket.offered_to in sessions:
-            token = sessions[ticket.offered_to].token
-            async with http.post(f"{base}/api/conversations/{ticket.conversation_id}/accept", headers=bearer(token)) as r:
-                assert r.status == 200, await r.text()
+    await hold_conversations(service, http, usernames, AGENTS * CAPACITY)
     online, free = (await service.services.engine.availability())[Pool.AMBASSADOR]
     assert (online, free) == (AGENTS, 0), f"desk not saturated: {online} online, {free} with room"
 

@@ -8,6 +8,7 @@ through the real HTTP API. Nothing here measures: each script decides what it ti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -163,3 +164,82 @@ async def escalate(http: aiohttp.ClientSession, base_url: str, *, language: str 
         assert r.status == 200, await r.text()
         position = (await r.json())["position"]
     return Escalation(cid, token, position)
+
+
+async def hold_conversations(service: RunningService, http: aiohttp.ClientSession, usernames: Sequence[str],
+                             count: int, *, concurrency: int = 16) -> tuple[list[dict[str, str]], list[str]]:
+    """Log the agents in and online, then `count` visitors ask for a person and every offer is
+    accepted by the agent it went to. Returns the conversations held ({cid, visitor_token,
+    agent_token}) and the agents' tokens. The agents' places must cover `count`."""
+    base = service.base_url
+    sessions = {}
+    for name in usernames:
+        session = await login(http, base, name)
+        await go_online(http, base, session.token)
+        sessions[session.agent_id] = session
+    limiter = asyncio.Semaphore(concurrency)
+
+    async def limited(call: Any) -> Any:
+        async with limiter:
+            return await call
+
+    escalations = await asyncio.gather(*(limited(escalate(http, base, language="fr")) for _ in range(count)))
+    tokens = {e.conversation_id: e.visitor_token for e in escalations}
+    offers = [t for t in await service.services.engine.waiting() if t.offered_to in sessions]
+    assert len(offers) == count, f"{len(offers)} of {count} conversations offered"
+
+    async def accept(conversation_id: str, agent_token: str) -> dict[str, str]:
+        async with http.post(f"{base}/api/conversations/{conversation_id}/accept", headers=bearer(agent_token)) as r:
+            assert r.status == 200, await r.text()
+        return {"cid": conversation_id, "visitor_token": tokens[conversation_id], "agent_token": agent_token}
+
+    held = await asyncio.gather(*(limited(accept(t.conversation_id, sessions[t.offered_to].token)) for t in offers))
+    return list(held), [s.token for s in sessions.values()]
+
+# --- limits and charts -----------------------------------------------------------------------
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise this process's open-files soft limit towards `wanted` (up to the hard limit); return it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else wanted
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """The resident memory now of process `pid`, default this one (Linux /proc)."""
+    import os
+
+    pages = int(Path(f"/proc/{pid or 'self'}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def loglog_chart(path: Path, title: str, panels: Sequence[tuple[str, str, dict[str, list[tuple[float, float]]]]]) -> None:
+    """Draw side-by-side log-log panels, each (title, x label, {series label: [(x, y), ...]}), into `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes_list = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for axes, (panel_title, xlabel, series) in zip(axes_list[0], panels, strict=True):
+        for label, points in series.items():
+            shown = sorted((x, y) for x, y in points if x > 0 and y is not None and y > 0)
+            if shown:
+                axes.plot(*zip(*shown, strict=True), marker="o", label=label)
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel(xlabel)
+        axes.set_title(panel_title)
+        axes.grid(True, which="both", alpha=0.3)
+        if axes.lines:
+            axes.legend(fontsize="small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -48,12 +48,11 @@ async def post_message(request: web.Request) -> web.Response:
     text = text_field(body, "text")
     client_msg_id = optional_text(body, "client_msg_id", max_length=MAX_ID_LENGTH)
     posted = await services(request).visitors.post_message(conversation, text, client_msg_id)
-    current = await services(request).conversations.get(conversation.id)
     return web.json_response(
         {
             "message": posted.message.to_json(),
             "replies": [reply.to_json() for reply in posted.replies],
-            "conversation": current.to_json(),
+            "conversation": posted.conversation.to_json(),
         },
         status=201 if posted.created else 200,
     )

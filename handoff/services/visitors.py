@@ -57,6 +57,7 @@ class PostedMessage:
     message: Message
     replies: tuple[Message, ...]
     created: bool
+    conversation: Conversation  # as it is after the turn
 
 
 class VisitorService:
@@ -77,15 +78,22 @@ class VisitorService:
             conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id, client_msg_id=client_msg_id
         )
         if not created:
-            return PostedMessage(message, await self._replies_after(message), created=False)
+            return PostedMessage(message, await self._replies_after(message), False, await self._current(conversation))
         if conversation.status not in BOT_HOLDS:
-            return PostedMessage(message, (), created=True)
+            return PostedMessage(message, (), True, await self._current(conversation))
         if conversation.status is not ConversationStatus.BOT:
             conversation = await self.conversations.update(conversation.id, status=ConversationStatus.BOT)
-        replies = await self._ask_bot(conversation, message)
-        return PostedMessage(message, replies, created=True)
+        replies, after = await self._ask_bot(conversation, message)
+        return PostedMessage(message, replies, True, after or await self._current(conversation))
 
-    async def _ask_bot(self, conversation: Conversation, message: Message) -> tuple[Message, ...]:
+    async def _current(self, conversation: Conversation) -> Conversation:
+        return await self.conversations.get(conversation.id)
+
+    async def _ask_bot(self, conversation: Conversation, message: Message) -> tuple[tuple[Message, ...], Conversation | None]:
+        """The bot's turn: its replies, and the conversation after them when known without a read.
+
+        The message's intent and the bot's replies are one unit of work (one commit per turn),
+        and a turn that does not ask for a person returns what it wrote without reading it back."""
         first_seq = message.seq
         try:
             turn = await self.bot.ask(
@@ -98,9 +106,7 @@ class VisitorService:
                 texts.say("bot_unavailable", conversation.language),
                 data={"event": "bot_unavailable", "offer_handoff": True},
             )
-            return await self._replies_since(conversation.id, first_seq)
-        if turn.intent:
-            await self.conversations.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
+            return await self._replies_since(conversation.id, first_seq), None
         request, pool = turn.handoff, None
         if request is not None:
             named = texts.named_pool(message.text, conversation.language)
@@ -111,23 +117,26 @@ class VisitorService:
                     raise
                 log.warning("routing unreachable (%s): %s is offered the offline form", describe(exc), conversation.id)
         announcement = _announcement_index(turn.replies)
-        for index, reply in enumerate(turn.replies):
-            if index == announcement and request is not None and pool is not request.pool:
-                continue  # it would announce people who are not coming
-            if reply.text or reply.buttons:
-                data: dict[str, Any] = {"buttons": list(reply.buttons)} if reply.buttons else {}
-                if reply.handoff:
-                    data["handoff"] = {"pool": reply.handoff.pool.value, "skill": reply.handoff.skill}
-                await self.conversations.append(
-                    conversation.id, SenderKind.BOT, reply.text or "", data=data
-                )
-        if request is not None:
-            current = await self.conversations.get(conversation.id)
-            if pool is None:
-                await self.handoffs.nobody_available(current, request)
-            else:
-                await self.handoffs.request(current, replace(request, pool=pool))
-        return await self._replies_since(conversation.id, first_seq)
+        written: list[Message] = []
+        async with self.conversations.unit_of_work() as unit:
+            if turn.intent:
+                await unit.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
+            for index, reply in enumerate(turn.replies):
+                if index == announcement and request is not None and pool is not request.pool:
+                    continue  # it would announce people who are not coming
+                if reply.text or reply.buttons:
+                    data: dict[str, Any] = {"buttons": list(reply.buttons)} if reply.buttons else {}
+                    if reply.handoff:
+                        data["handoff"] = {"pool": reply.handoff.pool.value, "skill": reply.handoff.skill}
+                    written.append(await unit.append(conversation.id, SenderKind.BOT, reply.text or "", data=data))
+        if request is None:
+            return tuple(written), unit.latest.get(conversation.id)
+        current = await self.conversations.get(conversation.id)
+        if pool is None:
+            await self.handoffs.nobody_available(current, request)
+        else:
+            await self.handoffs.request(current, replace(request, pool=pool))
+        return await self._replies_since(conversation.id, first_seq), None
 
     async def _replies_since(self, conversation_id: str, seq: int) -> tuple[Message, ...]:
         return tuple(m for m in await self.conversations.messages(conversation_id, after=seq)
