@@ -211,7 +211,7 @@ async def test_an_admin_switches_the_bot_off_from_the_console_and_the_widget_say
     assert (status, body) == (200, {"enabled": False, "disabled_intents": []})
 
     shop = await (await new_context(browser, locale="fr-FR")).new_page()
-    await shop.goto(service.url + "/demo/awning-fiamma-f45.html")
+    await shop.goto(service.url + "/demo/fr.html")  # a French page: the widget speaks French
     root = await open_widget(shop)
     await visitor_says(root, "quels sont les délais de livraison ?")
     await expect(root.locator(".msg.system").filter(has_text=texts.say("bot_off", "fr"))).to_be_visible()
