@@ -81,6 +81,26 @@ async def test_switched_off_every_message_goes_to_people_without_the_bot_and_bac
     assert answer["replies"][0]["data"]["model"] == {"model_file": MODEL_FILE}
 
 
+async def test_replies_of_a_turn_in_flight_when_the_bot_is_switched_off_are_dropped(
+    service_factory: ServiceFactory, misbehaving_rasa: MisbehavingRasa
+) -> None:
+    service = await service_factory(rasa_url=misbehaving_rasa.url, rasa_timeout_seconds=BOT_TIMEOUT_SECONDS)
+    admin = await admin_token(service)
+    misbehaving_rasa.behaviour = "hang"  # holds the answer until `released`
+    conversation = await service.start_conversation("en")
+    turn = asyncio.create_task(service.say(conversation, "hello?"))
+
+    async def asked() -> bool:
+        return misbehaving_rasa.calls_for(conversation["conversation_id"]) == ["hello?"]
+
+    await wait_for(asked)
+    await switch(service, admin, enabled=False)
+    misbehaving_rasa.released.set()  # the bot answers now, after the switch
+    answer = await turn
+    assert events(answer["replies"]) == ["bot_off", "no_agent"]
+    assert "bot" not in [m["sender_kind"] for m in await service.messages(conversation)]
+
+
 @pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql-redis"])
 async def test_the_kill_switch_reaches_every_instance(
     service_factory: ServiceFactory, misbehaving_rasa: MisbehavingRasa, stack: str
@@ -132,6 +152,7 @@ async def test_a_switched_off_intent_is_handed_off_instead_of_answered(
     misbehaving_rasa.intent = {"name": "ask_promotions", "confidence": 0.88}
     answer = await service.say(other, "and discounts?")
     assert [r["text"] for r in answer["replies"]] == [bot_reply("and discounts?")]
+    assert misbehaving_rasa.status_calls == 1  # the model was read once, not once per turn
 
 
 async def test_only_admins_hold_the_leash_and_bad_input_is_refused(service_factory: ServiceFactory) -> None:
