@@ -1,8 +1,8 @@
 """The composition root: the only module that chooses concrete backends.
 
 `create_app(settings)` builds an aiohttp application whose start-up opens the
-store (running migrations), the routing backend and the event bus — in memory, or
-on Redis when configured — the bot bridge and the services, restores the routing
+store (running migrations), the routing backend, the event bus and the bot's
+switches — in memory, or on Redis when configured — the bot bridge and the services, restores the routing
 state from the store, and starts the sweeper that fires routing timers and the
 publisher of visitors' queue positions. It also makes the instance's metrics
 registry and chooses its readiness checks (`observability/`).
@@ -26,6 +26,7 @@ from handoff.api.security_headers import install as install_security_headers
 from handoff.api.ws import track_sockets
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
+from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.observability.health import Check, Readiness
@@ -62,6 +63,13 @@ def _routing_backend(settings: Settings) -> RoutingBackend:
     return MemoryRoutingBackend()
 
 
+def make_switch_store(settings: Settings) -> SwitchStore:
+    """Where the bot's switches live: Redis, shared by every instance, or this process."""
+    if settings.backend == "redis":
+        return RedisSwitchStore(settings.redis_url, settings.redis_prefix + REDIS_KEY)
+    return MemorySwitchStore()
+
+
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every component; close them in reverse order on exit."""
@@ -78,6 +86,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds, metrics, token=settings.rasa_token)
         await bot.start()
         stack.push_async_callback(bot.close)
+        switches = make_switch_store(settings)
+        await switches.start()
+        stack.push_async_callback(switches.close)
+        leash = BotLeash(switches, bus)
+        await leash.start()
+        stack.push_async_callback(leash.close)
 
         conversations = ConversationService(store, bus, metrics)
         agents = AgentService(
@@ -98,8 +112,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             engine=engine,
             bus=bus,
             bot=bot,
+            leash=leash,
             handoffs=handoffs,
-            visitors=VisitorService(conversations, bot, handoffs, bus),
+            visitors=VisitorService(conversations, bot, handoffs, bus, leash),
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),

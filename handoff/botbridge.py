@@ -3,7 +3,9 @@
 It sends a visitor's message to Rasa's REST channel with the conversation's
 metadata, turns Rasa's answers into `BotReply` objects, recognises the bot's
 handoff payload (docs/handoff-protocol.md) and reads the NLU intent of the
-message from the tracker. Any failure — Rasa down, slow past the timeout,
+message from the tracker, and which model answered (Rasa's `/status`, read on the
+first turn, again every `MODEL_REFRESH_SECONDS` and after Rasa failed: not one
+extra request per turn). Any failure — Rasa down, slow past the timeout,
 erroring — surfaces as one exception, `BotUnavailable`, so callers have a single
 degraded path.
 """
@@ -21,6 +23,7 @@ from handoff.domain import BotReply, HandoffReason, HandoffRequest, Pool
 from handoff.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+MODEL_REFRESH_SECONDS = 30.0
 
 
 class BotUnavailable(Exception):
@@ -34,6 +37,7 @@ class BotTurn:
     replies: tuple[BotReply, ...]
     intent: str | None = None
     confidence: float | None = None
+    model: dict[str, str] | None = None  # Rasa's `model_id` and `model_file`, as /status last said
 
     @property
     def handoff(self) -> HandoffRequest | None:
@@ -94,6 +98,8 @@ class BotBridge:
         self._auth: dict[str, str] = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
+        self._model: dict[str, str] | None = None
+        self._model_read_at: float | None = None
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -122,13 +128,16 @@ class BotBridge:
                 f"{self._base_url}/webhooks/rest/webhook", json=body, timeout=self._timeout
             ) as response:
                 if response.status != 200:
+                    self.forget_model()
                     self._metrics.bot_error("http")
                     raise BotUnavailable(f"Rasa answered HTTP {response.status}")
                 raw = await response.json(content_type=None)
         except TimeoutError as exc:
+            self.forget_model()
             self._metrics.bot_error("timeout")
             raise BotUnavailable(f"Rasa did not answer in time: {exc!r}") from exc
         except (aiohttp.ClientError, ValueError) as exc:
+            self.forget_model()
             self._metrics.bot_error("bad_answer" if isinstance(exc, ValueError) else "unreachable")
             raise BotUnavailable(f"Rasa unreachable: {exc!r}") from exc
         try:
@@ -138,7 +147,31 @@ class BotBridge:
             raise
         self._metrics.bot_answered(time.perf_counter() - started)
         intent, confidence = await self._latest_intent(conversation_id)
-        return BotTurn(replies=replies, intent=intent, confidence=confidence)
+        return BotTurn(replies=replies, intent=intent, confidence=confidence, model=await self._current_model())
+
+    def forget_model(self) -> None:
+        """Read the model again at the next turn (Rasa failed, or a new model was loaded)."""
+        self._model_read_at = None
+
+    async def _current_model(self) -> dict[str, str] | None:
+        now = time.monotonic()
+        if self._model_read_at is not None and now - self._model_read_at < MODEL_REFRESH_SECONDS:
+            return self._model
+        self._model_read_at = now
+        try:
+            async with self.session.get(
+                f"{self._base_url}/status", params=self._auth, timeout=self._timeout
+            ) as response:
+                status = await response.json(content_type=None) if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            status = None
+        if not isinstance(status, dict):
+            return self._model  # best effort: read again after MODEL_REFRESH_SECONDS
+        model = {key: str(status[key]) for key in ("model_id", "model_file") if status.get(key)}
+        if model != self._model:
+            log.info("bot bridge: the bot answers with model %s", model or "unknown")
+        self._model = model or None
+        return self._model
 
     async def _latest_intent(self, conversation_id: str) -> tuple[str | None, float | None]:
         """Read what NLU understood of the last message; best effort (None on failure)."""

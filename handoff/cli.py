@@ -8,6 +8,8 @@
     relais agents set NAME [--role …] [--languages …] [--skills …] [--capacity N]
                           [--display-name …] [--password]          (new password on stdin)
     relais agents remove NAME
+    relais bot off|on [--intent NAME]...    switch the bot (or only these intents) off or on
+    relais bot status
 
 Configuration comes from `endpoints.yml` and the environment (`DATABASE_URL`, …),
 validated by `handoff.config.load_settings`; errors are printed in one line.
@@ -24,7 +26,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from handoff.agents import AgentService
-from handoff.app import make_bus
+from handoff.app import make_bus, make_switch_store
+from handoff.botswitch import BotLeash, BotSwitch, intents
 from handoff.config import ConfigError, Settings, load_settings
 from handoff.domain import Agent, AgentRole, DomainError
 from handoff.events import SessionEnded
@@ -162,6 +165,47 @@ async def _end_sessions(settings: Settings, agent_id: str) -> None:
         await bus.close()
 
 
+def _describe(switch: BotSwitch) -> str:
+    state = "on" if switch.enabled else "off (every visitor message goes to people)"
+    off = ", ".join(sorted(switch.disabled_intents)) or "none"
+    return f"bot: {state}\nintents handed off instead of answered: {off}"
+
+
+async def _with_leash(settings: Settings, action: Callable[[BotLeash], Awaitable[int]]) -> int:
+    if settings.backend != "redis":
+        # In memory, the switch lives in the running instance: nothing here can reach it.
+        raise DomainError("with the memory backend the bot's switch lives in the running instance: "
+                          "use the console or PUT /api/admin/bot")
+    store, bus = make_switch_store(settings), make_bus(settings)
+    await store.start()
+    try:
+        await bus.start()
+        try:
+            return await action(BotLeash(store, bus))
+        finally:
+            await bus.close()
+    finally:
+        await store.close()
+
+
+async def bot_switch(args: argparse.Namespace, settings: Settings) -> int:
+    names = intents(args.intent or [])
+
+    async def switch(leash: BotLeash) -> int:
+        if args.bot_command == "status":
+            print(_describe(await leash.stored()))
+            return 0
+        on = args.bot_command == "on"
+        if names:
+            changed = await leash.change(enable=names) if on else await leash.change(disable=names)
+        else:
+            changed = await leash.change(enabled=on)
+        print(_describe(changed))
+        return 0
+
+    return await _with_leash(settings, switch)
+
+
 async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     revision, head = await upgrade(settings.database_url)
     print(f"database at revision {revision} (latest: {head})")
@@ -204,6 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     remove = agents.add_parser("remove", help="remove an agent")
     remove.add_argument("username")
     remove.set_defaults(handler=agents_remove)
+
+    bot = commands.add_parser("bot", help="the bot's kill switch and per-intent switches (docs/bot.md)")
+    bot_commands = bot.add_subparsers(dest="bot_command", required=True)
+    for name, text in (("off", "switch the bot off: every visitor message goes to people"),
+                       ("on", "switch the bot back on")):
+        command = bot_commands.add_parser(name, help=text)
+        command.add_argument("--intent", action="append", metavar="NAME",
+                             help="only this intent: handed off instead of answered (off), or answered again (on)")
+        command.set_defaults(handler=bot_switch)
+    bot_commands.add_parser("status", help="show the switches").set_defaults(handler=bot_switch, intent=None)
 
     visitors = commands.add_parser("visitor", help="a visitor's personal data (docs/privacy.md)")
     visitor_commands = visitors.add_subparsers(dest="visitor_command", required=True)

@@ -92,6 +92,8 @@ class HandoffReason(enum.StrEnum):
     FALLBACK = "fallback"
     INTENT = "intent"
     BOT_UNAVAILABLE = "bot_unavailable"
+    BOT_OFF = "bot_off"  # an admin switched the bot off (docs/bot.md)
+    INTENT_OFF = "intent_off"  # an admin switched off the intent the bot read
     TRANSFER = "transfer"
 
 

@@ -213,6 +213,17 @@ class SessionEnded(Event):
     token_hash: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class BotSwitched(Event):
+    """An admin switched the bot on or off, or changed the intents it hands off instead of
+    answering; every instance reads the switches again (docs/bot.md)."""
+
+    type: ClassVar[str] = "bot_switched"
+    audience: ClassVar[str] = BUS_ONLY
+    enabled: bool
+    disabled_intents: list[str]
+
+
 # --- socket housekeeping -------------------------------------------------------------------
 
 
@@ -249,6 +260,7 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     PresenceChanged,
     PresenceList,
     SessionEnded,
+    BotSwitched,
     Pong,
     ErrorFrame,
 )

@@ -1,12 +1,15 @@
-"""The admin API: what only an `admin` may do. For now a visitor's personal data:
-export it, or erase it (docs/privacy.md)."""
+"""The admin API: what only an `admin` may do: a visitor's personal data (export it,
+or erase it: docs/privacy.md), and the bot's leash (the kill switch and the
+per-intent switches: docs/bot.md)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from handoff.api.context import current_agent, services
-from handoff.domain import Agent, AgentRole, Forbidden
+from handoff.api.payload import json_body
+from handoff.botswitch import intents
+from handoff.domain import Agent, AgentRole, Forbidden, InvalidInput
 
 routes = web.RouteTableDef()
 
@@ -29,3 +32,24 @@ async def erase_visitor(request: web.Request) -> web.Response:
     await current_admin(request)
     erased = await services(request).visitor_data.erase(request.match_info["visitor_id"])
     return web.json_response({"erased_conversations": erased})
+
+
+@routes.get("/api/admin/bot")
+async def bot_switch(request: web.Request) -> web.Response:
+    await current_admin(request)
+    return web.json_response(services(request).leash.current.to_json())
+
+
+@routes.put("/api/admin/bot")
+async def set_bot_switch(request: web.Request) -> web.Response:
+    """Either field may be left out: it stays as it is."""
+    await current_admin(request)
+    body = await json_body(request)
+    enabled = body.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidInput("enabled must be true or false", field="enabled")
+    if enabled is None and "disabled_intents" not in body:
+        raise InvalidInput("give enabled, disabled_intents or both")
+    disabled = intents(body["disabled_intents"]) if "disabled_intents" in body else None
+    switch = await services(request).leash.change(enabled=enabled, disabled_intents=disabled)
+    return web.json_response(switch.to_json())

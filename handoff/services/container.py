@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from handoff.agents import AgentService
 from handoff.botbridge import BotBridge
+from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.observability.health import Readiness
@@ -26,6 +27,7 @@ class Services:
     engine: RoutingEngine
     bus: EventBus
     bot: BotBridge
+    leash: BotLeash
     handoffs: HandoffCoordinator
     visitors: VisitorService
     desk: AgentDesk

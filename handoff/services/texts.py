@@ -36,6 +36,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Our assistant is unavailable at the moment. Your message is saved. Would you like to talk to a person?",
         "fr": "Notre assistant est momentanément indisponible. Votre message est bien enregistré. Voulez-vous parler à une personne ?",
     },
+    "bot_off": {
+        "en": "Our assistant is switched off for now: a person will answer you.",
+        "fr": "Notre assistant est désactivé pour le moment : une personne va vous répondre.",
+    },
+    "intent_off": {
+        "en": "A person will answer this question rather than our assistant.",
+        "fr": "Une personne va répondre à cette question plutôt que notre assistant.",
+    },
     "transferred": {
         "en": "Your conversation is being passed to {who}. One moment please.",
         "fr": "Votre conversation est transmise à {who}. Un instant, s'il vous plaît.",

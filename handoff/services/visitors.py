@@ -5,6 +5,12 @@ conversation — sent to the bot, whose replies go through the same write path.
 When the bot asks for a human (or cannot answer at all), the handoff coordinator
 takes over. While a human holds the conversation nothing goes to the bot.
 
+An admin keeps the bot on a leash (handoff/botswitch.py, docs/bot.md): while the
+bot is switched off, a visitor's message goes to people (or the offline form)
+without reaching the bot; when the bot reads an intent an admin switched off, its
+replies are dropped and the conversation goes to people the same way. Either
+way the visitor is told why, in their language.
+
 The bot's "I'm putting you in touch with …" (the text just before its handoff
 signal, docs/handoff-protocol.md) is kept only when the conversation really goes
 to the pool it announces: when nobody can answer, the visitor reads once that
@@ -25,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from handoff.botbridge import BotBridge, BotUnavailable
+from handoff.botswitch import BotLeash
 from handoff.conversations import ConversationService
 from handoff.domain import (
     BotReply,
@@ -67,11 +74,13 @@ class VisitorService:
         bot: BotBridge,
         handoffs: HandoffCoordinator,
         bus: EventBus,
+        leash: BotLeash,
     ) -> None:
         self.conversations = conversations
         self.bot = bot
         self.handoffs = handoffs
         self.bus = bus
+        self.leash = leash
 
     async def post_message(self, conversation: Conversation, text: str, client_msg_id: str | None) -> PostedMessage:
         message, created = await self.conversations.append(
@@ -83,6 +92,9 @@ class VisitorService:
             return PostedMessage(message, (), True, await self._current(conversation))
         if conversation.status is not ConversationStatus.BOT:
             conversation = await self.conversations.update(conversation.id, status=ConversationStatus.BOT)
+        if not self.leash.current.enabled:
+            replies = await self._hand_to_people(conversation, message, HandoffReason.BOT_OFF)
+            return PostedMessage(message, replies, True, await self._current(conversation))
         replies, after = await self._ask_bot(conversation, message)
         return PostedMessage(message, replies, True, after or await self._current(conversation))
 
@@ -107,6 +119,12 @@ class VisitorService:
                 data={"event": "bot_unavailable", "offer_handoff": True},
             )
             return await self._replies_since(conversation.id, first_seq), None
+        switch = self.leash.current  # read after the bot answered: a switch made meanwhile counts
+        if not switch.answers(turn.intent):
+            if turn.intent:
+                await self.conversations.annotate(conversation.id, message.seq, turn.intent, turn.confidence)
+            reason = HandoffReason.BOT_OFF if not switch.enabled else HandoffReason.INTENT_OFF
+            return await self._hand_to_people(conversation, message, reason), None  # the bot's replies are dropped
         request, pool = turn.handoff, None
         if request is not None:
             named = texts.named_pool(message.text, conversation.language)
@@ -126,6 +144,8 @@ class VisitorService:
                     continue  # it would announce people who are not coming
                 if reply.text or reply.buttons:
                     data: dict[str, Any] = {"buttons": list(reply.buttons)} if reply.buttons else {}
+                    if turn.model:
+                        data["model"] = turn.model
                     if reply.handoff:
                         data["handoff"] = {"pool": reply.handoff.pool.value, "skill": reply.handoff.skill}
                     written.append(await unit.append(conversation.id, SenderKind.BOT, reply.text or "", data=data))
@@ -137,6 +157,30 @@ class VisitorService:
         else:
             await self.handoffs.request(current, replace(request, pool=pool))
         return await self._replies_since(conversation.id, first_seq), None
+
+    async def _hand_to_people(
+        self, conversation: Conversation, message: Message, reason: HandoffReason
+    ) -> tuple[Message, ...]:
+        """Instead of the bot: say why, then ask for a person (or offer the offline form)."""
+        notice = reason.value  # the texts and events are named after the reasons
+        await self.conversations.append(
+            conversation.id, SenderKind.SYSTEM, texts.say(notice, conversation.language), data={"event": notice}
+        )
+        default = Pool.AMBASSADOR if conversation.skill else Pool.ADVISOR
+        request = HandoffRequest(pool=default, language=conversation.language, skill=conversation.skill, reason=reason)
+        pool: Pool | None = None
+        try:
+            pool = await self.handoffs.choose_pool(request, texts.named_pool(message.text, conversation.language))
+        except Exception as exc:
+            if unavailable_dependency(exc) != REDIS:
+                raise
+            log.warning("routing unreachable (%s): %s is offered the offline form", describe(exc), conversation.id)
+        current = await self.conversations.get(conversation.id)
+        if pool is None:
+            await self.handoffs.nobody_available(current, request)
+        else:
+            await self.handoffs.request(current, replace(request, pool=pool))
+        return await self._replies_since(conversation.id, message.seq)
 
     async def _replies_since(self, conversation_id: str, seq: int) -> tuple[Message, ...]:
         return tuple(m for m in await self.conversations.messages(conversation_id, after=seq)

@@ -11,8 +11,17 @@ from playwright.async_api import Browser, Page, expect
 
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
+from handoff.services import texts
 from tests.browser.a11y import audit
-from tests.browser.conftest import BrowserService, console_login, make_agent, new_context, shot_path
+from tests.browser.conftest import (
+    BrowserService,
+    console_login,
+    make_agent,
+    new_context,
+    open_widget,
+    shot_path,
+    visitor_says,
+)
 from tests.support.service import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -184,3 +193,31 @@ async def test_the_queue_follows_deltas_and_take_shows_only_what_the_agent_may_t
         await expect(card(page, "queue", first["conversation_id"])).to_have_count(0)
         await expect(card(page, "queue", second["conversation_id"])).to_be_visible()
     await expect(card(ambassador, "queue", second["conversation_id"]).get_by_role("button", name="Take")).to_be_visible()
+
+
+async def test_an_admin_switches_the_bot_off_from_the_console_and_the_widget_says_so(
+    service: BrowserService, browser: Browser
+) -> None:
+    await make_agent(service, "ada", role=AgentRole.ADMIN)
+    console = await console_login(await new_context(browser, locale="en-GB"), service, "ada", online=False)
+    switch = console.get_by_role("switch", name="The bot answers visitors")
+    await expect(switch).to_be_checked()
+    await expect(console.locator("#bot-status")).to_have_text("The bot is on.")
+    await switch.click()
+    await expect(console.locator("#bot-status")).to_have_text(re.compile("^The bot is off"))
+    await expect(switch).not_to_be_checked()
+    await audit(console, "console, admin, bot switched off")
+    status, body = await service.call("GET", "/api/admin/bot", token=await service.token("ada"))
+    assert (status, body) == (200, {"enabled": False, "disabled_intents": []})
+
+    shop = await (await new_context(browser, locale="fr-FR")).new_page()
+    await shop.goto(service.url + "/demo/fr.html")  # a French page: the widget speaks French
+    root = await open_widget(shop)
+    await visitor_says(root, "quels sont les délais de livraison ?")
+    await expect(root.locator(".msg.system").filter(has_text=texts.say("bot_off", "fr"))).to_be_visible()
+    await expect(root.locator(".msg.bot[data-seq]")).to_have_count(0)  # the bot was not asked
+
+    # Non-admins do not see the control.
+    await make_agent(service, "amelie")
+    ambassador = await console_login(await new_context(browser), service, "amelie", online=False)
+    await expect(ambassador.locator("#bot-section")).to_be_hidden()

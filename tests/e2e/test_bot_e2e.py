@@ -16,6 +16,9 @@ async def test_routine_questions_are_answered_by_the_bot_in_each_language(
     assert answer["message"]["intent"] is None  # stored before the bot answered
     bot_texts = " ".join(r["text"] for r in answer["replies"] if r["sender_kind"] == "bot")
     assert "livraison" in bot_texts.lower()
+    # Each bot turn names the model that answered (Rasa's /status).
+    models = [r["data"]["model"] for r in answer["replies"] if r["sender_kind"] == "bot"]
+    assert models and all(m["model_id"] and m["model_file"].endswith(".tar.gz") for m in models), models
     english = await service.start_conversation("en")
     answer = await service.say(english, "how long does shipping take?")
     bot_texts = " ".join(r["text"] for r in answer["replies"] if r["sender_kind"] == "bot")

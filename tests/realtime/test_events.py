@@ -29,6 +29,7 @@ SAMPLES: list[ev.Event] = [
     ev.PresenceList([{"presence": "online"}]),
     ev.SessionEnded("a_1", None),
     ev.SessionEnded("a_1", "0" * 64),
+    ev.BotSwitched(False, ["ask_promotions"]),
     ev.Pong(),
     ev.ErrorFrame("nope"),
 ]

@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestServer
 
 BEHAVIOURS = ("answer", "hang", "error", "unavailable", "not-json", "wrong-json")
 INTENT = {"name": "ask_shipping", "confidence": 0.91}
+MODEL_FILE = "stand-in"
 
 
 def bot_reply(text: str) -> str:
@@ -38,7 +39,9 @@ class MisbehavingRasa:
     url: str = ""
     behaviour: str = "answer"
     received: list[dict[str, Any]] = field(default_factory=list)
+    intent: dict[str, Any] = field(default_factory=lambda: dict(INTENT))  # what NLU "understood" (the tracker)
     handoff: dict[str, Any] | None = None  # when set, the answer also asks for a person (docs/handoff-protocol.md)
+    status_calls: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def calls_for(self, conversation_id: str) -> list[str]:
@@ -64,10 +67,11 @@ class MisbehavingRasa:
         return web.json_response([answer])
 
     async def tracker(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"latest_message": {"intent": INTENT}})
+        return web.json_response({"latest_message": {"intent": self.intent}})
 
     async def status(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"model_file": "stand-in"})
+        self.status_calls += 1
+        return web.json_response({"model_file": MODEL_FILE})
 
 
 @pytest.fixture

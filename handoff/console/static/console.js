@@ -30,6 +30,9 @@
       offerGone: "This request was taken or has expired.", newOffer: "New request", newMessage: "New message",
       sending: "sending…", failed: "not sent — retry", load: "{n}/{c} chats", held: "held by {name}", nobody: "nobody",
       error: "Something went wrong: {m}", unread: "{n} unread", colon: ": ",
+      botTitle: "Bot", botEnabled: "The bot answers visitors", botIntents: "Intents handed to people",
+      botIntentsHint: "e.g. ask_promotions", save: "Save",
+      botOn: "The bot is on.", botOff: "The bot is off: every visitor message goes to people.",
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
@@ -51,6 +54,9 @@
       offerGone: "Cette demande a été prise ou a expiré.", newOffer: "Nouvelle demande", newMessage: "Nouveau message",
       sending: "envoi…", failed: "non envoyé — réessayer", load: "{n}/{c} conversations", held: "tenue par {name}", nobody: "personne",
       error: "Un problème est survenu : {m}", unread: "{n} non lus", colon: " : ",
+      botTitle: "Bot", botEnabled: "Le bot répond aux visiteurs", botIntents: "Intentions confiées aux personnes",
+      botIntentsHint: "ex. ask_promotions", save: "Enregistrer",
+      botOn: "Le bot est actif.", botOff: "Le bot est désactivé : chaque message de visiteur va à une personne.",
     },
   };
   const storedLang = localStorage.getItem("relais.console.lang");
@@ -113,6 +119,7 @@
     selected: null,
     team: [],
     live: [],
+    bot: null,            // the bot's switches (admins only): {enabled, disabled_intents}
     socket: null, retries: 0, reconnectTimer: null,
   };
 
@@ -213,12 +220,14 @@
     $("app-view").hidden = false;
     $("me").textContent = `${me.agent.display_name} · ${t(me.agent.role)}`;
     $("supervision-section").hidden = !isSupervisor();
+    $("bot-section").hidden = !isAdmin();
     await reload();
     connect();
     applyLanguage();
     document.querySelector(`#presence input[value="${state.presence}"]`)?.focus();
   }
 
+  const isAdmin = () => state.agent && state.agent.role === "admin";
   const isSupervisor = () => state.agent && (state.agent.role === "advisor" || state.agent.role === "admin");
 
   // Everything that could have changed while the socket was down.
@@ -242,6 +251,7 @@
     setQueue(queue.waiting);
     state.team = online.agents;
     if (isSupervisor()) await refreshLive();
+    if (isAdmin()) await loadBot();
     if (!state.selected && state.chats.size) select(state.chats.keys().next().value);
     renderAll();
   }
@@ -255,6 +265,34 @@
   async function refreshLive() {
     try { state.live = (await api("GET", "/api/conversations?status=live")).conversations; renderLive(); } catch { /* next time */ }
   }
+
+  // ------------------------------------------------------------ the bot's switches (admins)
+  async function loadBot() {
+    try { state.bot = await api("GET", "/api/admin/bot"); renderBot(); } catch { /* next reload */ }
+  }
+
+  function renderBot() {
+    if (!state.bot) return;
+    $("bot-enabled").checked = state.bot.enabled;
+    if (document.activeElement !== $("bot-intents")) $("bot-intents").value = state.bot.disabled_intents.join(", ");
+    $("bot-status").textContent = t(state.bot.enabled ? "botOn" : "botOff");
+  }
+
+  async function saveBot(body) {
+    try {
+      state.bot = await api("PUT", "/api/admin/bot", body);
+    } catch (err) {
+      toast(t("error", { m: err.message }));
+    }
+    renderBot();
+  }
+
+  // The kill switch acts at once; the intents on "Save".
+  $("bot-enabled").addEventListener("change", () => saveBot({ enabled: $("bot-enabled").checked }));
+  $("bot-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    saveBot({ disabled_intents: $("bot-intents").value.split(/[\s,]+/).filter(Boolean) });
+  });
 
   async function fetchMessages(chat) {
     try {
@@ -714,7 +752,7 @@
   }
 
   function renderAll() {
-    renderOffers(); renderQueue(); renderTabs(); renderChat(); renderTeam(); renderLive();
+    renderOffers(); renderQueue(); renderTabs(); renderChat(); renderTeam(); renderLive(); renderBot();
     document.querySelectorAll('#presence input').forEach((input) => { input.checked = input.value === state.presence; });
   }
 

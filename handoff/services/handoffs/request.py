@@ -30,7 +30,8 @@ from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
 
 OPEN_FOR_HANDOFF = {ConversationStatus.BOT, ConversationStatus.CLOSED, ConversationStatus.OFFLINE_MESSAGE}
-FOR_ANY_PERSON = {HandoffReason.REQUESTED, HandoffReason.FALLBACK}  # the visitor wants a person, any person
+# The visitor wants a person, any person (with the bot switched off, any person answers instead).
+FOR_ANY_PERSON = {HandoffReason.REQUESTED, HandoffReason.FALLBACK, HandoffReason.BOT_OFF, HandoffReason.INTENT_OFF}
 
 
 async def choose_pool(ctx: HandoffContext, request: HandoffRequest, named: Pool | None = None) -> Pool | None:
