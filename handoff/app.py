@@ -2,7 +2,7 @@
 
 `create_app(settings)` builds an aiohttp application whose start-up opens the
 store (running migrations), the routing backend and the event bus — in memory, or
-on Redis when configured — the bot bridge and the services, restores the routing
+on Redis when configured — the bot bridge, the abuse limits' counters (memory or Redis) and the services, restores the routing
 state from the store, and starts the sweeper that fires routing timers and the
 publisher of visitors' queue positions. It also makes the instance's metrics
 registry and chooses its readiness checks (`observability/`).
@@ -41,6 +41,7 @@ from handoff.routing.redis import RedisRoutingBackend
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 
@@ -60,6 +61,12 @@ def _routing_backend(settings: Settings) -> RoutingBackend:
     return MemoryRoutingBackend()
 
 
+def _limits(settings: Settings) -> RateLimits:
+    if settings.backend == "redis":
+        return RateLimits.on_redis(settings.limits, settings.redis_url, settings.redis_prefix + "limits:")
+    return RateLimits.in_memory(settings.limits)
+
+
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every component; close them in reverse order on exit."""
@@ -77,6 +84,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await bot.start()
         stack.push_async_callback(bot.close)
 
+        limits = _limits(settings)
+        stack.push_async_callback(limits.close)
+
         conversations = ConversationService(store, bus, metrics)
         agents = AgentService(store, token_ttl_seconds=settings.agent_token_ttl_seconds)
         engine = RoutingEngine(backend, settings.routing)
@@ -93,10 +103,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             bus=bus,
             bot=bot,
             handoffs=handoffs,
-            visitors=VisitorService(conversations, bot, handoffs, bus),
+            visitors=VisitorService(conversations, bot, handoffs, bus, limits),
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
+            limits=limits,
         )
         await handoffs.restore()
         handoffs.start()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
 import yaml
+from limits import parse_many
 
 from handoff.domain import Pool
 
@@ -45,6 +47,26 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Abuse limits in the `limits` notation ("5/minute", several tiers with ";"), far above real use.
+
+    Each is counted per key over a moving window (`handoff/services/limits.py`)."""
+
+    login_per_ip: str = "20/minute"  # every attempt from one address
+    login_per_username: str = "5/minute;20/hour"  # attempts on one account; a success starts afresh
+    conversations_per_ip: str = "20/minute"
+    messages_per_conversation: str = "30/minute"  # a visitor's messages
+    messages_per_agent: str = "120/minute"
+    socket_frames: str = "20/second"  # over: an `error` frame
+    socket_flood: str = "60/second"  # over: the socket is closed (1008)
+    bot_per_conversation: str = "1/second"  # turns sent to Rasa
+
+
+LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+Network = IPv4Network | IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -66,6 +88,9 @@ class Settings:
     log_level: str = "INFO"
     # On SIGTERM, requests in flight get this long to finish (docs/architecture.md, "Shutting down").
     shutdown_timeout_seconds: float = 10.0
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 DEFAULTS = Settings()
@@ -121,6 +146,36 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
     return text
 
 
+def _limits(raw: Mapping[str, Any]) -> LimitSettings:
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        name = f"relais.limits.{key}"
+        if key not in LIMIT_NAMES:
+            raise ConfigError(f"{name} is not a known limit (expected one of {', '.join(LIMIT_NAMES)})")
+        values[key] = str(value)
+    limits = LimitSettings(**values)
+    for key in LIMIT_NAMES:
+        text = getattr(limits, key)
+        try:
+            parse_many(text)
+        except ValueError:
+            raise ConfigError(
+                f"relais.limits.{key} must be like 5/minute or 5/minute;20/hour, got {text!r}"
+            ) from None
+    return limits
+
+
+def _networks(raw: Any, name: str) -> tuple[Network, ...]:
+    if isinstance(raw, str):
+        raw = [item for item in raw.replace(",", " ").split() if item]
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name} must be a list of addresses or networks")
+    try:
+        return tuple(ip_network(str(item), strict=False) for item in raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Build and validate settings from the `relais` section and an environment."""
     service = _section(raw, "service")
@@ -130,11 +185,16 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     routing = _section(raw, "routing")
     widget = _section(raw, "widget")
     logs = _section(raw, "log")
+    limits = _limits(_section(raw, "limits"))
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
     if not 0 <= port <= 65535:
         raise ConfigError(f"relais.service.port (RELAIS_PORT) must be 0-65535, got {port}")
+    trusted_proxies = _networks(
+        env.get("RELAIS_TRUSTED_PROXIES") or service.get("trusted_proxies") or [],
+        "relais.service.trusted_proxies (RELAIS_TRUSTED_PROXIES)",
+    )
     public_url = str(env.get("RELAIS_PUBLIC_URL") or service.get("public_url") or f"http://{host}:{port}")
     shutdown_timeout = _number(
         service.get("shutdown_timeout_seconds", DEFAULTS.shutdown_timeout_seconds),
@@ -217,6 +277,8 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         log_format=log_format,
         log_level=log_level,
         shutdown_timeout_seconds=shutdown_timeout,
+        limits=limits,
+        trusted_proxies=trusted_proxies,
     )
 
 

@@ -14,6 +14,7 @@ from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService
 
 
@@ -30,3 +31,4 @@ class Services:
     desk: AgentDesk
     metrics: Metrics
     readiness: Readiness
+    limits: RateLimits
