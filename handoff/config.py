@@ -55,7 +55,7 @@ class LimitSettings:
     login_per_ip: str = "20/minute"  # every attempt from one address
     login_per_username: str = "5/minute;20/hour"  # attempts on one account; a success starts afresh
     conversations_per_ip: str = "20/minute"
-    messages_per_conversation: str = "30/minute"  # a visitor's messages
+    messages_per_conversation: str = "60/minute"  # a visitor's messages
     messages_per_agent: str = "120/minute"
     socket_frames: str = "20/second"  # over: an `error` frame
     socket_flood: str = "60/second"  # over: the socket is closed (1008)

@@ -99,7 +99,7 @@ class FrameLimit:
         self.key = uuid.uuid4().hex
 
     async def verdict(self) -> str:
-        """ "ok", "slow" (refuse this frame) or "flood" (close the socket)."""
+        """One of "ok", "slow" (refuse this frame) or "flood" (close the socket)."""
         if await self.limits.hit("socket_flood", self.key) is not None:
             return "flood"
         return "ok" if await self.limits.hit("socket_frames", self.key) is None else "slow"

@@ -7,10 +7,15 @@ one of several tiers ("5/minute;20/hour") exceeded is enough to refuse, and the
 refusal says how long until the oldest counted attempt leaves the window. Callers
 count before they act, so an attempt over a limit changes nothing. A socket's
 frames are always counted in this process's memory: a socket lives on one instance.
+
+While Redis is unreachable, each instance counts alone in its memory (logged once
+per outage): the limits still hold, per instance, and what the store alone can
+serve (starting a conversation, chatting with the bot) is still served.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Literal
@@ -23,6 +28,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from handoff.config import LIMIT_NAMES, LimitSettings
 from handoff.domain import RateLimited
 from handoff.redis_client import connect
+from handoff.unavailable import REDIS, describe, unavailable_dependency
+
+log = logging.getLogger(__name__)
 
 LimitName = Literal[
     "login_per_ip", "login_per_username", "conversations_per_ip", "messages_per_conversation",
@@ -49,6 +57,7 @@ class RateLimits:
         self._shared = MovingWindowRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client = client
+        self._outage = False
 
     @classmethod
     def in_memory(cls, settings: LimitSettings) -> RateLimits:
@@ -70,7 +79,21 @@ class RateLimits:
 
     async def hit(self, name: LimitName, key: str) -> float | None:
         """Count one attempt; None when allowed, else the seconds until one would be."""
-        limiter = self._local if name in _LOCAL else self._shared
+        if name in _LOCAL:
+            return await self._hit(self._local, name, key)
+        try:
+            wait = await self._hit(self._shared, name, key)
+        except Exception as exc:
+            if unavailable_dependency(exc) != REDIS:
+                raise
+            if not self._outage:
+                log.warning("limits counted in memory while Redis is unreachable (%s)", describe(exc))
+                self._outage = True
+            return await self._hit(self._local, name, key)
+        self._outage = False
+        return wait
+
+    async def _hit(self, limiter: MovingWindowRateLimiter, name: str, key: str) -> float | None:
         for item in self._items[name]:
             if not await limiter.hit(item, name, key):
                 stats = await limiter.get_window_stats(item, name, key)
@@ -86,6 +109,11 @@ class RateLimits:
 
     async def forget(self, name: LimitName, key: str) -> None:
         """Start counting afresh (e.g. an account's failed logins, after a success)."""
-        limiter = self._local if name in _LOCAL else self._shared
-        for item in self._items[name]:
-            await limiter.clear(item, name, key)
+        for limiter in (self._local, self._shared) if name not in _LOCAL else (self._local,):
+            for item in self._items[name]:
+                try:
+                    await limiter.clear(item, name, key)
+                except Exception as exc:
+                    if unavailable_dependency(exc) != REDIS:
+                        raise
+                    log.warning("limit %s not cleared for now (%s)", name, describe(exc))

@@ -103,21 +103,13 @@ class VisitorService:
         return PostedMessage(message, replies, created=True)
 
     async def _bot_may_answer(self, conversation_id: str) -> bool:
-        """Within the bot's limit (waiting a little for it). The message is stored already: a
-        Redis that cannot count now lets the bot answer rather than fail the stored turn."""
-        try:
-            wait = await self.limits.hit("bot_per_conversation", conversation_id)
-            if wait is None:
-                return True
-            if wait > BOT_WAIT_SECONDS:
-                return False
-            await asyncio.sleep(wait + 0.05)  # until the window lets one more turn through
-            return await self.limits.hit("bot_per_conversation", conversation_id) is None
-        except Exception as exc:
-            if unavailable_dependency(exc) != REDIS:
-                raise
-            log.warning("bot limit not counted (%s): %s asks the bot", describe(exc), conversation_id)
+        wait = await self.limits.hit("bot_per_conversation", conversation_id)
+        if wait is None:
             return True
+        if wait > BOT_WAIT_SECONDS:
+            return False
+        await asyncio.sleep(wait + 0.05)  # until the window lets one more turn through
+        return await self.limits.hit("bot_per_conversation", conversation_id) is None
 
     async def _ask_bot(self, conversation: Conversation, message: Message) -> tuple[Message, ...]:
         first_seq = message.seq

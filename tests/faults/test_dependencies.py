@@ -130,6 +130,7 @@ async def test_redis_restarted_empty_during_routing(
     await accept(service, bob, ids[1])
     assert [await services_of(service).engine.queue_position(c) for c in ids[2:]] == [1, 2]
     alice_socket = await agent_socket(service, alice)
+    await alice_socket.next_of("queue")  # open: its first frames are read while Redis is there
     waiting_socket = await visitor_socket(service, visitors[2])
     await waiting_socket.next_of("queue_position")  # the last frame sent when it opens
 
