@@ -22,6 +22,7 @@ import redis.asyncio as redis
 from sqlalchemy import func, select
 
 from handoff.config import ConfigError, LimitSettings, Settings, settings_from_mapping
+from handoff.services.limits import RateLimits
 from handoff.store import open_store
 from handoff.store.schema import conversations as conversations_table
 from tests.support.misbehaving_rasa import MisbehavingRasa
@@ -222,6 +223,19 @@ async def test_two_instances_on_one_redis_count_together(service_factory: Servic
     finally:
         await client.aclose()
     assert keys, "the counters live under <redis_prefix>limits:"
+
+
+async def test_while_redis_is_unreachable_an_instance_counts_in_memory(caplog: pytest.LogCaptureFixture) -> None:
+    counts = RateLimits.on_redis(limits(conversations_per_ip="2/minute"), "redis://127.0.0.1:9/0", "test:down:limits:")
+    try:
+        assert [await counts.hit("conversations_per_ip", "flooder") for _ in range(2)] == [None, None]
+        wait = await counts.hit("conversations_per_ip", "flooder")
+        assert wait is not None and 0 < wait <= 60
+        assert await counts.hit("conversations_per_ip", "bystander") is None
+    finally:
+        await counts.close()
+    outage = [r for r in caplog.records if "while Redis is unreachable" in r.getMessage()]
+    assert len(outage) == 1, "logged once per outage, not per request"
 
 
 @pytest.mark.parametrize(
