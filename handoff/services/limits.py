@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Literal
+from typing import Literal, get_args
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse_many
@@ -50,7 +50,7 @@ class RateLimits:
     """Counts attempts per limit and key; `hit` says whether one more is allowed."""
 
     def __init__(self, settings: LimitSettings, shared: Storage, client: aioredis.Redis | None = None) -> None:
-        assert set(LIMIT_NAMES) == set(LimitName.__args__)  # type: ignore[attr-defined]
+        assert set(LIMIT_NAMES) == set(get_args(LimitName)), "LimitName and LimitSettings differ"
         self._items: dict[str, tuple[RateLimitItem, ...]] = {
             name: tuple(parse_many(getattr(settings, name))) for name in LIMIT_NAMES
         }
