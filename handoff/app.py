@@ -2,7 +2,8 @@
 
 `create_app(settings)` builds an aiohttp application whose start-up opens the
 store (running migrations), the routing backend, the event bus and the bot's
-switches — in memory, or on Redis when configured — the bot bridge and the services, restores the routing
+switches — in memory, or on Redis when configured — the bot bridge, the abuse
+limits' counters (memory or Redis) and the services, restores the routing
 state from the store, and starts the sweeper that fires routing timers and the
 publisher of visitors' queue positions. It also makes the instance's metrics
 registry and chooses its readiness checks (`observability/`).
@@ -42,6 +43,7 @@ from handoff.routing.redis import RedisRoutingBackend
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -68,6 +70,10 @@ def make_switch_store(settings: Settings) -> SwitchStore:
     if settings.backend == "redis":
         return RedisSwitchStore(settings.redis_url, settings.redis_prefix + REDIS_KEY)
     return MemorySwitchStore()
+def _limits(settings: Settings) -> RateLimits:
+    if settings.backend == "redis":
+        return RateLimits.on_redis(settings.limits, settings.redis_url, settings.redis_prefix + "limits:")
+    return RateLimits.in_memory(settings.limits)
 
 
 @contextlib.asynccontextmanager
@@ -93,6 +99,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await leash.start()
         stack.push_async_callback(leash.close)
 
+        limits = _limits(settings)
+        stack.push_async_callback(limits.close)
+
         conversations = ConversationService(store, bus, metrics)
         agents = AgentService(
             store,
@@ -114,11 +123,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             bot=bot,
             leash=leash,
             handoffs=handoffs,
-            visitors=VisitorService(conversations, bot, handoffs, bus, leash),
+            visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits),
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
+            limits=limits,
         )
         await handoffs.restore()
         handoffs.start()

@@ -10,10 +10,12 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
 import yaml
+from limits import parse_many
 
 from handoff.domain import Pool
 
@@ -46,6 +48,26 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """Abuse limits in the `limits` notation ("5/minute", several tiers with ";"), far above real use.
+
+    Each is counted per key over a moving window (`handoff/services/limits.py`)."""
+
+    login_per_ip: str = "20/minute"  # every attempt from one address
+    login_per_username: str = "5/minute;20/hour"  # attempts on one account; a success starts afresh
+    conversations_per_ip: str = "20/minute"
+    messages_per_conversation: str = "60/minute"  # a visitor's messages
+    messages_per_agent: str = "120/minute"
+    socket_frames: str = "20/second"  # over: an `error` frame
+    socket_flood: str = "60/second"  # over: the socket is closed (1008)
+    bot_per_conversation: str = "1/second"  # turns sent to Rasa
+
+
+LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+Network = IPv4Network | IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -70,6 +92,9 @@ class Settings:
     shutdown_timeout_seconds: float = 10.0
     # Conversations untouched this long are anonymised (docs/privacy.md); 0 keeps them.
     retention_days: float = 365.0
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 DEFAULTS = Settings()
@@ -127,6 +152,36 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
     return text
 
 
+def _limits(raw: Mapping[str, Any]) -> LimitSettings:
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        name = f"relais.limits.{key}"
+        if key not in LIMIT_NAMES:
+            raise ConfigError(f"{name} is not a known limit (expected one of {', '.join(LIMIT_NAMES)})")
+        values[key] = str(value)
+    limits = LimitSettings(**values)
+    for key in LIMIT_NAMES:
+        text = getattr(limits, key)
+        try:
+            parse_many(text)
+        except ValueError:
+            raise ConfigError(
+                f"relais.limits.{key} must be like 5/minute or 5/minute;20/hour, got {text!r}"
+            ) from None
+    return limits
+
+
+def _networks(raw: Any, name: str) -> tuple[Network, ...]:
+    if isinstance(raw, str):
+        raw = [item for item in raw.replace(",", " ").split() if item]
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name} must be a list of addresses or networks")
+    try:
+        return tuple(ip_network(str(item), strict=False) for item in raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Build and validate settings from the `relais` section and an environment."""
     service = _section(raw, "service")
@@ -138,11 +193,16 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     logs = _section(raw, "log")
     privacy = _section(raw, "privacy")
     sessions = _section(raw, "sessions")
+    limits = _limits(_section(raw, "limits"))
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
     if not 0 <= port <= 65535:
         raise ConfigError(f"relais.service.port (RELAIS_PORT) must be 0-65535, got {port}")
+    trusted_proxies = _networks(
+        env.get("RELAIS_TRUSTED_PROXIES") or service.get("trusted_proxies") or [],
+        "relais.service.trusted_proxies (RELAIS_TRUSTED_PROXIES)",
+    )
     public_url = str(env.get("RELAIS_PUBLIC_URL") or service.get("public_url") or f"http://{host}:{port}")
     shutdown_timeout = _number(
         service.get("shutdown_timeout_seconds", DEFAULTS.shutdown_timeout_seconds),
@@ -236,6 +296,8 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         retention_days=_number(
             privacy.get("retention_days", DEFAULTS.retention_days), "relais.privacy.retention_days", minimum=0
         ),
+        limits=limits,
+        trusted_proxies=trusted_proxies,
     )
 
 

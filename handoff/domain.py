@@ -275,6 +275,17 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class RateLimited(DomainError):
+    """An abuse limit is exceeded; try again after `retry_after` seconds (the Retry-After header)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

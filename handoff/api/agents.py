@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.api.context import bearer_token, current_agent, services
+from handoff.api.context import bearer_token, client_ip, current_agent, services
 from handoff.api.payload import (
     MAX_ID_LENGTH,
     after_param,
@@ -34,7 +34,14 @@ async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
     username = text_field(body, "username", max_length=64)
     password = text_field(body, "password", max_length=256)
+    limits = services(request).limits
+    # Every attempt counts, before the password is checked: concurrent guesses cannot slip
+    # through. An account's count starts afresh on success (its owner is not locked out by
+    # their own typos); the address's does not (one valid account must not reset it).
+    await limits.check("login_per_ip", client_ip(request))
+    await limits.check("login_per_username", username.strip().lower())
     token, agent = await services(request).agents.login(username, password)
+    await limits.forget("login_per_username", username.strip().lower())
     return web.json_response({"token": token, "agent": agent.to_json()})
 
 
@@ -139,6 +146,7 @@ async def send_message(request: web.Request) -> web.Response:
     body = await json_body(request)
     text = text_field(body, "text")
     client_msg_id = optional_text(body, "client_msg_id", max_length=MAX_ID_LENGTH)
+    await services(request).limits.check("messages_per_agent", agent.id)
     message, created = await services(request).desk.send(
         agent, request.match_info["conversation_id"], text, client_msg_id
     )

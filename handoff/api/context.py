@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from handoff.api.client_address import client_address
 from handoff.domain import Agent, Conversation, Unauthorized
 from handoff.services.container import Services
 
@@ -12,6 +13,11 @@ SERVICES = web.AppKey("services", Services)
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def client_ip(request: web.Request) -> str:
+    """The caller's address for per-address limits (X-Forwarded-For only from trusted proxies)."""
+    return client_address(request, services(request).settings.trusted_proxies)
 
 
 def bearer_token(request: web.Request) -> str:

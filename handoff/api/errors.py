@@ -2,6 +2,7 @@
 
 Domain errors keep their status and code; aiohttp's own HTTP errors (unknown
 path, wrong method, body too large) get the same JSON shape under /api; a
+limit exceeded (`RateLimited`) is a 429 with `Retry-After`; a
 dependency that is unreachable (the database, Redis: `handoff.unavailable`) is a
 503 `unavailable` with `Retry-After` and one log line without a traceback;
 anything else unexpected is logged and answered with a 500 that reveals nothing
@@ -17,7 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from handoff.api.context import SERVICES
-from handoff.domain import DomainError
+from handoff.domain import DomainError, RateLimited
 from handoff.unavailable import describe, unavailable_dependency
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RateLimited as exc:
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except DomainError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except web.HTTPException as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handoff.api.context import current_visitor_conversation, services
+from handoff.api.context import client_ip, current_visitor_conversation, services
 from handoff.api.payload import (
     MAX_ID_LENGTH,
     after_param,
@@ -29,6 +29,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         raise InvalidInput(f"language must be one of: {', '.join(SUPPORTED_LANGUAGES)}", field="language")
     page_url = optional_url(body, "page_url")
     visitor_id = optional_text(body, "visitor_id", max_length=MAX_ID_LENGTH)
+    await services(request).limits.check("conversations_per_ip", client_ip(request))
     conversation, token = await services(request).conversations.start(language, page_url, visitor_id)
     return web.json_response(
         {
@@ -47,6 +48,7 @@ async def post_message(request: web.Request) -> web.Response:
     body = await json_body(request)
     text = text_field(body, "text")
     client_msg_id = optional_text(body, "client_msg_id", max_length=MAX_ID_LENGTH)
+    await services(request).limits.check("messages_per_conversation", conversation.id)
     posted = await services(request).visitors.post_message(conversation, text, client_msg_id)
     return web.json_response(
         {

@@ -20,6 +20,10 @@ needs it is answered with an `error` frame and the socket stays open; an event
 that cannot be translated for want of it ends the socket, and so does a failure
 while a socket opens (close code 1013, try again later): the client reconnects
 and resumes from the store. Before the socket is open, it is a 503 like any request.
+
+A socket's frames are counted (`limits.socket_frames`, `limits.socket_flood`): a frame
+over the first limit is answered with an `error` frame and otherwise ignored; a client
+that keeps sending past the second is closed with 1008 (policy violation).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 
@@ -72,6 +77,7 @@ from handoff.realtime import (
 )
 from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView
+from handoff.services.limits import RateLimits
 from handoff.services.privacy import redact_for
 from handoff.tokens import secret_hash
 from handoff.unavailable import describe, unavailable_dependency
@@ -85,6 +91,21 @@ RESTART_REASON = b"service restart: reconnect"
 ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
 ReadAfter = Callable[[str, int], Awaitable[list[Message]]]  # a conversation's messages after a seq
+FLOOD_REASON = b"too many frames"
+
+
+class FrameLimit:
+    """Counts one socket's frames against the instance's limits."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self.key = uuid.uuid4().hex
+
+    async def verdict(self) -> str:
+        """One of "ok", "slow" (refuse this frame) or "flood" (close the socket)."""
+        if await self.limits.hit("socket_flood", self.key) is not None:
+            return "flood"
+        return "ok" if await self.limits.hit("socket_frames", self.key) is None else "slow"
 
 
 class _Session:
@@ -96,9 +117,11 @@ class _Session:
         socket: web.WebSocketResponse,
         read_after: ReadAfter,
         shape: Callable[[JsonObject], JsonObject] | None = None,
+        frames: FrameLimit | None = None,
     ) -> None:
         self.socket = socket
         self.read_after = read_after
+        self.frames = frames
         self.shape = shape  # what this reader may see of each frame (e.g. masked personal data)
         self.last_seq: dict[str, int] = {}
         self.closing: asyncio.Future[bool] | None = None
@@ -148,6 +171,13 @@ class _Session:
     async def receive(self, on_frame: ClientHandler) -> None:
         async for frame in self.socket:
             if frame.type != WSMsgType.TEXT:
+                continue
+            verdict = await self.frames.verdict() if self.frames else "ok"
+            if verdict == "flood":
+                await self.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=FLOOD_REASON)
+                return
+            if verdict == "slow":
+                await self.send(ErrorFrame("too many frames; slow down"))
                 continue
             try:
                 parsed = client_frame_from_json(safe_json.loads(frame.data))
@@ -269,7 +299,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     )
     after = after_param(request)
     socket = await _open(request, shared=True)
-    session = _Session(socket, _reader(svc))
+    session = _Session(socket, _reader(svc), frames=FrameLimit(svc.limits))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
     for message in await svc.conversations.messages(conversation.id, after=after):
@@ -297,7 +327,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         raise Unauthorized("missing token")
     agent = await svc.agents.authenticate(token)
     socket = await _open(request, shared=False)
-    session = _Session(socket, _reader(svc), shape=lambda frame: redact_for(agent, frame))
+    session = _Session(socket, _reader(svc), shape=lambda frame: redact_for(agent, frame),
+                       frames=FrameLimit(svc.limits))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.
     subscription = await svc.bus.subscribe(agent_channel(agent.id), AGENTS_CHANNEL)

@@ -15,6 +15,7 @@ from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService
 from handoff.visitor_data import VisitorData
 
@@ -34,3 +35,4 @@ class Services:
     metrics: Metrics
     readiness: Readiness
     visitor_data: VisitorData
+    limits: RateLimits

@@ -21,10 +21,20 @@ When the router cannot be reached (Redis down) as the bot asks for a person, the
 visitor is told as when nobody can answer, with the offline form: the turn is
 stored and answered, rather than failing after the store has kept it (a retry
 would return the stored turn and the request for a person would be lost).
+
+The bot is asked at most `limits.bot_per_conversation` times per conversation. A
+message over that limit waits (at most BOT_WAIT_SECONDS) for the window to allow
+one more turn, so a quick second click is still answered, only later; if it still
+may not, it is stored and left without a bot reply (the transcript keeps it for
+whoever reads it). Not a 429: the message is the visitor's
+and is already committed, the limit protects Rasa, and the number of messages a
+visitor may send is the separate `messages_per_conversation` limit, checked before
+anything is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -50,12 +60,14 @@ from handoff.events import Typing
 from handoff.realtime import EventBus, conversation_channel
 from handoff.services import texts
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.limits import RateLimits
 from handoff.unavailable import REDIS, describe, unavailable_dependency
 
 log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 MAX_COMMENT_LENGTH = 2000
+BOT_WAIT_SECONDS = 2.0
 BOT_HOLDS = {ConversationStatus.BOT, ConversationStatus.CLOSED, ConversationStatus.OFFLINE_MESSAGE}
 
 
@@ -75,12 +87,14 @@ class VisitorService:
         handoffs: HandoffCoordinator,
         bus: EventBus,
         leash: BotLeash,
+        limits: RateLimits,
     ) -> None:
         self.conversations = conversations
         self.bot = bot
         self.handoffs = handoffs
         self.bus = bus
         self.leash = leash
+        self.limits = limits
 
     async def post_message(self, conversation: Conversation, text: str, client_msg_id: str | None) -> PostedMessage:
         message, created = await self.conversations.append(
@@ -95,11 +109,23 @@ class VisitorService:
         if not self.leash.current.enabled:
             replies = await self._hand_to_people(conversation, message, HandoffReason.BOT_OFF)
             return PostedMessage(message, replies, True, await self._current(conversation))
+        if not await self._bot_may_answer(conversation.id):
+            log.info("bot limit: %s seq %d stored without asking the bot", conversation.id, message.seq)
+            return PostedMessage(message, (), True, await self._current(conversation))
         replies, after = await self._ask_bot(conversation, message)
         return PostedMessage(message, replies, True, after or await self._current(conversation))
 
     async def _current(self, conversation: Conversation) -> Conversation:
         return await self.conversations.get(conversation.id)
+
+    async def _bot_may_answer(self, conversation_id: str) -> bool:
+        wait = await self.limits.hit("bot_per_conversation", conversation_id)
+        if wait is None:
+            return True
+        if wait > BOT_WAIT_SECONDS:
+            return False
+        await asyncio.sleep(wait + 0.05)  # until the window lets one more turn through
+        return await self.limits.hit("bot_per_conversation", conversation_id) is None
 
     async def _ask_bot(self, conversation: Conversation, message: Message) -> tuple[tuple[Message, ...], Conversation | None]:
         """The bot's turn: its replies, and the conversation after them when known without a read.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from handoff.config import RoutingSettings
+from handoff.config import LimitSettings, RoutingSettings
 from handoff.conversations import ConversationService
 from handoff.domain import AgentRole, ConversationStatus, Pool
 from handoff.realtime.memory import MemoryBus
@@ -142,7 +142,9 @@ async def test_a_restart_keeps_assigned_chats_loads_and_grace_periods(service_fa
 
 async def test_consoles_get_the_queue_then_deltas_with_takeable_entries(service_factory: ServiceFactory) -> None:
     routing = RoutingSettings(sweep_interval_seconds=0.1, modes={Pool.AMBASSADOR: "manual", Pool.ADVISOR: "auto"})
-    service = await service_factory(routing=routing)
+    # The long chat below is said at once: the bot's limit (its turns spaced by a second) would
+    # stretch it past the sockets' heartbeat, which the test reads only afterwards.
+    service = await service_factory(routing=routing, limits=LimitSettings(bot_per_conversation="100/second"))
     await add_agent(service.settings, "cara")
     await add_agent(service.settings, "dan", languages=("fr",))
     await add_agent(service.settings, "vera", role=AgentRole.ADVISOR)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from handoff.config import RoutingSettings
+from handoff.config import LimitSettings, RoutingSettings
 from handoff.domain import AgentRole, Pool
 from handoff.services import texts
 from tests.browser.a11y import audit
@@ -40,6 +40,25 @@ async def visitor_asks_for(service: BrowserService, pool: str, page_url: str) ->
 
 async def visitor_writes(service: BrowserService, visitor: dict[str, Any], text: str) -> None:
     await service.say(visitor, text)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"limits": LimitSettings(login_per_username="2/minute")}], indirect=True)
+async def test_console_says_how_long_to_wait_after_too_many_logins(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "gaby")
+    context = await new_context(browser)
+    page = await context.new_page()
+    await page.goto(service.url + "/console")
+    await page.locator("#login-username").fill("gaby")
+    for _ in range(2):
+        await page.locator("#login-password").fill("wrong password")
+        await page.locator("#login-form button[type=submit]").click()
+        await expect(page.locator("#login-error")).to_have_text("Wrong username or password.")
+        await page.locator("#login-error").evaluate("node => { node.textContent = ''; }")
+    await page.locator("#login-password").fill(PASSWORD)
+    await page.locator("#login-form button[type=submit]").click()
+    await expect(page.locator("#login-error")).to_have_text(re.compile(r"^Too many attempts: try again in \d+ s\.$"))
+    await audit(page, "console login, too many attempts")
+    await context.close()
 
 
 def card(page: Page, section: str, conversation_id: str) -> Any:

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ def endpoints_document(settings: Settings, port: int) -> dict[str, Any]:
                 "position_interval_seconds": routing.position_interval_seconds,
                 "modes": {pool.value: mode for pool, mode in routing.modes.items()},
             },
+            "limits": asdict(settings.limits),
         }
     }
 

@@ -12,7 +12,7 @@
   const STRINGS = {
     en: {
       loginTitle: "Relais console", loginIntro: "For ambassadors and web advisors.", username: "Username", password: "Password",
-      login: "Log in", logout: "Log out", language: "Language", badLogin: "Wrong username or password.", presence: "Presence",
+      login: "Log in", logout: "Log out", language: "Language", badLogin: "Wrong username or password.", tooManyLogins: "Too many attempts: try again in {s} s.", presence: "Presence",
       online: "Online", away: "Away", offline: "Offline", reconnecting: "Reconnecting…",
       incoming: "Incoming", noOffers: "No request right now.", queue: "Waiting queue", queueEmpty: "Nobody is waiting.",
       myChats: "My chats", noChats: "No conversation in progress.", supervision: "Live conversations", noLive: "No live conversation.",
@@ -36,7 +36,7 @@
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
-      login: "Se connecter", logout: "Se déconnecter", language: "Langue", badLogin: "Identifiant ou mot de passe incorrect.", presence: "Présence",
+      login: "Se connecter", logout: "Se déconnecter", language: "Langue", badLogin: "Identifiant ou mot de passe incorrect.", tooManyLogins: "Trop de tentatives : réessayez dans {s} s.", presence: "Présence",
       online: "En ligne", away: "Absent", offline: "Hors ligne", reconnecting: "Reconnexion…",
       incoming: "Demandes entrantes", noOffers: "Aucune demande pour le moment.", queue: "File d'attente", queueEmpty: "Personne n'attend.",
       myChats: "Mes conversations", noChats: "Aucune conversation en cours.", supervision: "Conversations en direct", noLive: "Aucune conversation en direct.",
@@ -141,7 +141,8 @@
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      throw Object.assign(new Error((data && data.error && data.error.message) || response.statusText), { status: response.status });
+      throw Object.assign(new Error((data && data.error && data.error.message) || response.statusText),
+        { status: response.status, retryAfter: Number(response.headers.get("Retry-After")) || 0 });
     }
     return data;
   }
@@ -186,7 +187,8 @@
       $("login-password").value = "";
       await boot();
     } catch (err) {
-      $("login-error").textContent = err.status === 401 ? t("badLogin") : t("error", { m: err.message });
+      $("login-error").textContent = err.status === 401 ? t("badLogin")
+        : err.status === 429 ? t("tooManyLogins", { s: err.retryAfter }) : t("error", { m: err.message });
     }
   });
 
