@@ -41,6 +41,7 @@ from handoff.api.payload import after_param
 from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Message, Unauthorized
 from handoff.events import (
     AssignedToAgent,
+    AvailabilityChanged,
     ClientFrame,
     ConversationChanged,
     ErrorFrame,
@@ -66,6 +67,7 @@ from handoff.events import (
 )
 from handoff.realtime import (
     AGENTS_CHANNEL,
+    AVAILABILITY_CHANNEL,
     Subscription,
     agent_channel,
     conversation_channel,
@@ -271,13 +273,16 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     socket = await _open(request, shared=True)
     session = _Session(socket, _reader(svc))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
-    subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
+    subscription = await svc.bus.subscribe(conversation_channel(conversation.id), AVAILABILITY_CHANNEL)
     for message in await svc.conversations.messages(conversation.id, after=after):
         await session.send(MessageAdded.of(message))
     current = await svc.conversations.get(conversation.id)
     await session.send(ConversationChanged.of(current))
     if current.status is ConversationStatus.WAITING:
-        await session.send(QueuePosition(conversation.id, await svc.engine.queue_position(conversation.id)))
+        position = await svc.engine.queue_position(conversation.id)
+        estimate = await svc.handoffs.estimated_wait(current, position)
+        await session.send(QueuePosition(conversation.id, position, estimate))
+    await session.send(AvailabilityChanged(await svc.handoffs.availability.pools()))
 
     async def on_frame(frame: ClientFrame) -> None:
         if isinstance(frame, TypingFrame):

@@ -3,6 +3,7 @@ and Redis pub/sub backends."""
 
 from handoff.realtime.bus import (
     AGENTS_CHANNEL,
+    AVAILABILITY_CHANNEL,
     Event,
     EventBus,
     Subscription,
@@ -12,6 +13,7 @@ from handoff.realtime.bus import (
 
 __all__ = [
     "AGENTS_CHANNEL",
+    "AVAILABILITY_CHANNEL",
     "Event",
     "EventBus",
     "Subscription",
