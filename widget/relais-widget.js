@@ -649,8 +649,8 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       const step = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
       if (!step) return;
       e.preventDefault();
-      const checked = stars.querySelector("input:checked");
-      const next = stars.querySelector(`input[value="${Math.min(5, Math.max(1, (checked ? Number(checked.value) : 0) + step))}"]`);
+      const from = stars.querySelector("input:checked") || (e.target.matches("input") ? e.target : null); // none chosen yet: from the focused star
+      const next = stars.querySelector(`input[value="${Math.min(5, Math.max(1, (from ? Number(from.value) : 0) + step))}"]`);
       next.checked = true;
       next.focus({ preventScroll: true });
     });
