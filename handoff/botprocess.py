@@ -152,7 +152,8 @@ class BotProcesses:
         self._spawn(
             "Rasa server",
             [
-                str(rasa), "run", "--enable-api", "--auth-token", self.auth_token,
+                # One argument: a random token may start with "-", which argparse would take for an option.
+                str(rasa), "run", "--enable-api", f"--auth-token={self.auth_token}",
                 "-i", "127.0.0.1", "-p", str(self.rasa_port),
                 "--model", str(self.model), "--endpoints", str(endpoints),
             ],

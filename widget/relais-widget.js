@@ -107,7 +107,7 @@
     estimate: null,       // estimated wait in seconds (null: no history, say nothing)
     waitSeq: null, keptWaiting: false, // the "waited too long" message, and the visitor's choice to stay
     availability: null,   // GET /api/availability body
-    socket: null, socketOpen: false, retries: 0, pollTimer: null, reconnectTimer: null,
+    socket: null, socketOpen: false, availSocket: null, availTimer: null, availAsked: 0, retries: 0, pollTimer: null, reconnectTimer: null,
     flushing: false, flushTimer: null, flushDelay: 1000,
     // what the trailing card at the end of the log shows (see renderTrailing)
     rateSeq: null, ratedNow: false, offerSeq: null, offlineSeq: null, showOffline: false, offlineDone: false,
@@ -349,11 +349,13 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       state.unread = 0;
       renderBadge();
       refreshAvailability();
+      watchAvailability();
       scrollDown();
       if (focus) ui.input.focus();
     } else if (focus) {
       ui.launcher.focus();
     }
+    if (!open) unwatchAvailability();
     emit(open ? "opened" : "closed", {});
   }
   // Full screen on a phone, the panel is modal: Tab and Shift+Tab cycle inside it.
@@ -795,10 +797,18 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   }
 
   async function refreshAvailability() {
+    const asked = ++state.availAsked;
     try {
-      state.availability = await api("GET", "/api/availability", undefined, false);
+      const body = await api("GET", "/api/availability", undefined, false);
+      if (asked !== state.availAsked) return; // a pushed frame came meanwhile: it is newer
+      state.availability = body;
       renderHeader();
     } catch { /* keep the last answer */ }
+  }
+  function pushedAvailability(pools) {
+    state.availAsked++;
+    state.availability = { pools };
+    renderHeader();
   }
 
   // ---------------------------------------------------------------- typing
@@ -836,6 +846,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   // ---------------------------------------------------------------- realtime
   function connect() {
     if (!state.saved.conversationId || state.socket) return;
+    unwatchAvailability();
     if (!navigator.onLine) return scheduleReconnect(); // the "online" event reconnects at once
     clearTimeout(state.reconnectTimer);
     const url = new URL(SERVICE + "/ws/visitor");
@@ -867,7 +878,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
         state.estimate = typeof frame.estimated_wait_seconds === "number" ? frame.estimated_wait_seconds : null;
         renderHeader();
       }
-      else if (frame.type === "availability") { state.availability = { pools: frame.pools }; renderHeader(); }
+      else if (frame.type === "availability") pushedAvailability(frame.pools);
       else if (frame.type === "typing") showAgentTyping(frame.sender_kind, frame.typing);
     };
     socket.onclose = () => {
@@ -876,6 +887,34 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       scheduleReconnect();
     };
     socket.onerror = () => socket.close();
+  }
+
+  // Before the conversation exists, a socket that only tells who can answer (while the panel
+  // is open); the conversation's own socket carries it afterwards.
+  function watchAvailability() {
+    if (state.saved.conversationId || state.availSocket || ui.panel.hidden || !navigator.onLine) return;
+    const url = new URL(SERVICE + "/ws/availability");
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let socket;
+    try { socket = new WebSocket(url.href); } catch { return; } // the 30-second poll stays
+    state.availSocket = socket;
+    socket.onmessage = (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame.type === "availability") pushedAvailability(frame.pools);
+    };
+    socket.onclose = () => {
+      if (state.availSocket !== socket) return;
+      state.availSocket = null;
+      state.availTimer = setTimeout(watchAvailability, 5000);
+    };
+    socket.onerror = () => socket.close();
+  }
+  function unwatchAvailability() {
+    const socket = state.availSocket;
+    state.availSocket = null;
+    clearTimeout(state.availTimer);
+    if (socket) { socket.onclose = null; socket.close(); }
   }
 
   function closeSocket() {
@@ -962,8 +1001,8 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     for (const item of state.saved.outbox) renderPending(item);
     if (state.saved.open) toggle(true, false); // restored after a reload: do not steal the page's focus
     refreshAvailability();
-    // The socket pushes `availability` as it changes; without one (no conversation yet), a slow poll.
-    setInterval(() => { if (!ui.panel.hidden && !state.socketOpen && ["bot", "closed"].includes(status())) refreshAvailability(); }, 30000);
+    // The sockets push `availability` as it changes; without either, a slow poll.
+    setInterval(() => { if (!ui.panel.hidden && !state.socketOpen && !state.availSocket && ["bot", "closed"].includes(status())) refreshAvailability(); }, 30000);
     if (state.saved.conversationId) {
       try {
         await catchUp();

@@ -1,4 +1,4 @@
-"""WebSocket edges: `/ws/visitor` and `/ws/agent`.
+"""WebSocket edges: `/ws/visitor`, `/ws/availability` (the widget before its conversation) and `/ws/agent`.
 
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
@@ -289,6 +289,25 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
             await svc.visitors.typing(conversation, frame.typing)
 
     with svc.metrics.socket_open("visitor"):
+        await _run(session, subscription, _passthrough, on_frame)
+    return socket
+
+
+@routes.get("/ws/availability")
+@_closed_when_unavailable
+async def availability_socket(request: web.Request) -> web.StreamResponse:
+    """Who can answer, for a widget open before its conversation exists (no credentials:
+    it carries nothing but the counts of `GET /api/availability`)."""
+    svc = services(request)
+    socket = await _open(request, shared=True)
+    session = _Session(socket, _reader(svc))
+    subscription = await svc.bus.subscribe(AVAILABILITY_CHANNEL)
+    await session.send(AvailabilityChanged(await svc.handoffs.availability.pools()))
+
+    async def on_frame(frame: ClientFrame) -> None:
+        return None  # pings are answered by the session; nothing else is expected
+
+    with svc.metrics.socket_open("availability"):
         await _run(session, subscription, _passthrough, on_frame)
     return socket
 

@@ -10,7 +10,7 @@ from typing import Any
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole
 from handoff.services.handoffs.waits import estimated_wait
-from tests.support.service import RunningService, ServiceFactory, add_agent, visitor_socket
+from tests.support.service import RunningService, ServiceFactory, Socket, add_agent, visitor_socket
 
 FAST_POSITIONS = RoutingSettings(sweep_interval_seconds=3600, position_interval_seconds=0.05)
 
@@ -112,4 +112,21 @@ async def test_who_can_answer_is_pushed_to_the_visitor_socket_when_presence_chan
     assert status == 200
     away = await socket.next_of("availability")
     assert away["pools"]["ambassador"]["enough"] is False
+    await socket.close()
+
+
+async def test_a_widget_without_a_conversation_follows_who_can_answer(service_factory: ServiceFactory) -> None:
+    """/ws/availability: no credentials, nothing but the counts, pushed as presence changes."""
+    service = await service_factory()
+    await add_agent(service.settings, "wes")
+    socket = Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + "/ws/availability"))
+    first = await socket.next_of("availability")
+    assert first["pools"]["ambassador"]["enough"] is False
+    wes = await service.go_online("wes")
+    assert (await socket.next_of("availability"))["pools"]["ambassador"]["enough"] is True
+    await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "offline"})
+    assert (await socket.next_of("availability"))["pools"]["ambassador"] == {"online": 0, "available": 0, "enough": False}
+    await socket.socket.send_json({"type": "ping"})
+    await socket.next_of("pong")
+    assert {frame["type"] for frame in socket.seen} == {"availability", "pong"}
     await socket.close()

@@ -90,15 +90,22 @@ async def test_talk_to_the_community_follows_presence_at_once_and_keeps_the_focu
     page = await context.new_page()
     await page.goto(service.url + "/")
     root = await open_widget(page)
-    await visitor_says(root, "how long does shipping take?")
-    await expect(root.locator(".msg.bot[data-seq]").first).to_be_visible()
     talk = root.get_by_role("button", name="Talk to the community")
-    await expect(talk).to_have_count(0)  # nobody online
-    await expect(root.locator(".actions").get_by_role("button", name="Leave us a message")).to_be_visible()
+    leave = root.locator(".actions").get_by_role("button", name="Leave us a message")
+    await expect(leave).to_be_visible()  # nobody online
+    await expect(talk).to_have_count(0)
 
+    # Before the conversation exists (/ws/availability), then on the conversation's socket.
     wes = await service.go_online("wes")
     await expect(talk).to_be_visible(timeout=PUSHED_MS)
     await audit(page, "widget, someone came online")
+    await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "away"})
+    await expect(leave).to_be_visible(timeout=PUSHED_MS)
+    await expect(talk).to_have_count(0)
+    await visitor_says(root, "how long does shipping take?")
+    await expect(root.locator(".msg.bot[data-seq]").first).to_be_visible()
+    await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "online"})
+    await expect(talk).to_be_visible(timeout=PUSHED_MS)
     await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "away"})
     await expect(talk).to_have_count(0, timeout=PUSHED_MS)
     await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "online"})
