@@ -109,7 +109,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             idle_timeout_seconds=settings.agent_idle_timeout_seconds,
         )
         engine = RoutingEngine(backend, settings.routing)
-        handoffs = HandoffCoordinator(conversations, agents, engine, bus, settings.routing, metrics=metrics)
+        handoffs = HandoffCoordinator(
+        conversations, agents, engine, bus, settings.routing, metrics=metrics, min_available=settings.min_available
+    )
         checks: dict[str, Check] = {"store": conversations.ping}
         if isinstance(backend, RedisRoutingBackend):
             checks["redis"] = backend.redis.ping

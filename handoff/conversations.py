@@ -48,6 +48,9 @@ from handoff.store.schema import conversations, handoff_events, messages
 from handoff.tokens import new_id, new_secret, secret_hash
 
 DEFAULT_PAGE = 500
+# Where a wait for a person begins (the pool is in the event's data, a requeue keeps the last one).
+WAIT_STARTS = (HandoffEventType.QUEUED, HandoffEventType.REQUEUED, HandoffEventType.TRANSFERRED)
+WAIT_SAMPLE_MARGIN = 4
 MAX_PAGE = 100_000
 UPDATABLE = frozenset(
     {
@@ -453,6 +456,42 @@ class ConversationService:
         )
         async with self.store.sessions() as session:
             return {str(cid): as_utc(at) for cid, at in (await session.execute(query)).all()}
+
+    async def recent_waits(self, pool: Pool, count: int) -> builtins.list[float]:
+        """How long (seconds) the last `count` conversations taken from `pool`'s queue
+        waited, newest first: from their last (re)queueing or transfer to the accept or claim."""
+        taken_types = [HandoffEventType.ACCEPTED.value, HandoffEventType.CLAIMED.value]
+        taken_query = (
+            select(handoff_events.c.id, handoff_events.c.conversation_id, handoff_events.c.created_at)
+            .where(handoff_events.c.type.in_(taken_types))
+            .order_by(handoff_events.c.id.desc())
+            .limit(count * WAIT_SAMPLE_MARGIN)  # some of them were taken from the other pool
+        )
+        async with self.store.sessions() as session:
+            taken = (await session.execute(taken_query)).all()
+            if not taken:
+                return []
+            starts_query = (
+                select(handoff_events.c.id, handoff_events.c.conversation_id, handoff_events.c.type,
+                       handoff_events.c.data, handoff_events.c.created_at)
+                .where(handoff_events.c.conversation_id.in_({row.conversation_id for row in taken}),
+                       handoff_events.c.type.in_([t.value for t in WAIT_STARTS]))
+                .order_by(handoff_events.c.id)
+            )
+            starts = (await session.execute(starts_query)).all()
+        waits: builtins.list[float] = []
+        for row in taken:
+            begun, begun_in = None, None
+            for start in starts:
+                if start.conversation_id != row.conversation_id or start.id > row.id or (start.data or {}).get("takeover"):
+                    continue  # a take-over is not a wait
+                begun = as_utc(start.created_at)
+                begun_in = (start.data or {}).get("pool", begun_in)  # a requeue keeps its pool
+            if begun is not None and begun_in == pool.value:
+                waits.append(max(0.0, (as_utc(row.created_at) - begun).total_seconds()))
+                if len(waits) == count:
+                    break
+        return waits
 
     async def events(self, conversation_id: str) -> builtins.list[HandoffEvent]:
         query = select(handoff_events).where(handoff_events.c.conversation_id == conversation_id).order_by(handoff_events.c.id)

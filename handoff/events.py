@@ -91,12 +91,24 @@ class Typing(Event):
 
 @dataclass(frozen=True, slots=True)
 class QueuePosition(Event):
-    """The waiting visitor's place in line (sent when it changes; null: no longer waiting)."""
+    """The waiting visitor's place in line (sent when it changes; null: no longer waiting), and
+    `estimated_wait_seconds`: the pool's recent median wait times the position (null without history)."""
 
     type: ClassVar[str] = "queue_position"
     audience: ClassVar[str] = VISITOR
     conversation_id: str
     position: int | None
+    estimated_wait_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChanged(Event):
+    """Who can answer changed (an agent's presence): `pools` as in `GET /api/availability`.
+    Computed once per change, sent to every visitor socket."""
+
+    type: ClassVar[str] = "availability"
+    audience: ClassVar[str] = VISITOR
+    pools: JsonObject
 
 
 # --- one agent ------------------------------------------------------------------------
@@ -249,6 +261,7 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     ConversationChanged,
     Typing,
     QueuePosition,
+    AvailabilityChanged,
     OfferMade,
     OfferRevoked,
     AssignedToAgent,

@@ -21,7 +21,8 @@
   const ds = script.dataset;
   const SERVICE = (ds.serviceUrl || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   const pageLang = (document.documentElement.lang || navigator.language || "en").toLowerCase();
-  const LANG = (ds.lang || pageLang).toLowerCase().startsWith("fr") ? "fr" : "en";
+  const langOf = (lang) => (String(lang || "").toLowerCase().startsWith("fr") ? "fr" : "en");
+  let LANG = langOf(ds.lang || pageLang); // RelaisWidget.setLanguage() changes it
   const BRAND = ds.brand || document.title || "Chat";
   const BRAND_COLOR = /^#[0-9a-f]{3,8}$|^(rgb|hsl)a?\([\d\s.,%]+\)$/i.test(ds.brandColor || "") ? ds.brandColor : "#0b6e4f";
   // data-min-available="2" or "ambassador:2,advisor:1" overrides the server's threshold.
@@ -45,13 +46,15 @@
       open: "Open the chat", close: "Close the chat", title: "Chat with {brand}",
       assistant: "Virtual assistant", finding: "Finding someone for you…",
       community: "community member", advisor: "web advisor", you: "You",
-      position: "You are number {n} in line.",
+      position: "You are number {n} in line.", aboutOne: "About a minute.", aboutN: "About {n} minutes.",
+      keepWaiting: "Keep waiting", waitChoice: "Keep waiting or leave a message",
+      tooLong: "Your message is {n} characters long; the limit is {max}. Shorten it: nothing was sent.",
       disclosure: "Community members are customers who answer voluntarily; they are not employees of {brand}.",
       placeholder: "Write your message…", inputLabel: "Your message", send: "Send",
       sending: "Sending…", failed: "Not sent.", retry: "Retry",
       typing: "{who} is typing…", someone: "Someone",
       talkCommunity: "Talk to the community", talkPerson: "Talk to an advisor",
-      leaveMessage: "Leave us a message", offlineIntro: "Nobody is available right now. Leave your email and your question, we will answer you by email.",
+      leaveMessage: "Leave us a message", offlineIntro: "Leave your email and your question: we will answer you by email.",
       email: "Your email", question: "Your question", submit: "Send my message", offlineThanks: "Thank you, your message has been saved.",
       badEmail: "Please enter a valid email address.",
       rateTitle: "How was your conversation?", stars: "{n} out of 5", comment: "A comment? (optional)",
@@ -63,13 +66,15 @@
       open: "Ouvrir la discussion", close: "Fermer la discussion", title: "Discuter avec {brand}",
       assistant: "Assistant virtuel", finding: "Nous cherchons quelqu'un pour vous…",
       community: "membre de la communauté", advisor: "conseiller web", you: "Vous",
-      position: "Vous êtes en position {n} dans la file.",
+      position: "Vous êtes en position {n} dans la file.", aboutOne: "Environ une minute.", aboutN: "Environ {n} minutes.",
+      keepWaiting: "Continuer d'attendre", waitChoice: "Continuer d'attendre ou laisser un message",
+      tooLong: "Votre message fait {n} caractères ; la limite est de {max}. Raccourcissez-le : rien n'a été envoyé.",
       disclosure: "Les membres de la communauté sont des clients qui répondent bénévolement ; ils ne sont pas salariés de {brand}.",
       placeholder: "Écrivez votre message…", inputLabel: "Votre message", send: "Envoyer",
       sending: "Envoi…", failed: "Non envoyé.", retry: "Réessayer",
       typing: "{who} écrit…", someone: "Quelqu'un",
       talkCommunity: "Parler à la communauté", talkPerson: "Parler à un conseiller",
-      leaveMessage: "Laissez-nous un message", offlineIntro: "Personne n'est disponible pour le moment. Laissez votre e-mail et votre question, nous vous répondrons par e-mail.",
+      leaveMessage: "Laissez-nous un message", offlineIntro: "Laissez votre e-mail et votre question : nous vous répondrons par e-mail.",
       email: "Votre e-mail", question: "Votre question", submit: "Envoyer mon message", offlineThanks: "Merci, votre message est bien enregistré.",
       badEmail: "Veuillez saisir une adresse e-mail valide.",
       rateTitle: "Comment s'est passée cette conversation ?", stars: "{n} sur 5", comment: "Un commentaire ? (facultatif)",
@@ -99,14 +104,20 @@
     rendered: new Map(),  // seq -> element
     agent: null,          // {display_name, role} of the person answering
     position: null,       // queue position while waiting
+    estimate: null,       // estimated wait in seconds (null: no history, say nothing)
+    waitSeq: null, keptWaiting: false, // the "waited too long" message, and the visitor's choice to stay
     availability: null,   // GET /api/availability body
-    socket: null, socketOpen: false, retries: 0, pollTimer: null, reconnectTimer: null,
+    socket: null, socketOpen: false, availSocket: null, availTimer: null, availAsked: 0, retries: 0, pollTimer: null, reconnectTimer: null,
     flushing: false, flushTimer: null, flushDelay: 1000,
     // what the trailing card at the end of the log shows (see renderTrailing)
     rateSeq: null, ratedNow: false, offerSeq: null, offlineSeq: null, showOffline: false, offlineDone: false,
     unread: 0, started: false, pageUrl: null, buttonTitles: new Map(),
     typingSentAt: 0, typingStopTimer: null, agentTypingTimer: null,
   };
+
+  // Events for the host page; a listener that throws does not break the widget.
+  const events = new EventTarget();
+  const emit = (type, detail) => { try { events.dispatchEvent(new CustomEvent(type, { detail })); } catch { /* the page's bug */ } };
 
   // ---------------------------------------------------------------- HTTP
   async function api(method, path, body, auth = true) {
@@ -162,7 +173,7 @@
     return fragment;
   }
 
-  const timeFormat = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
+  let timeFormat = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
   function timeEl(iso) {
     const date = iso ? new Date(iso) : new Date();
     return el("time", { class: "time", datetime: date.toISOString(), text: timeFormat.format(date) });
@@ -194,7 +205,7 @@ button { cursor: pointer; }
   background: #c62828; color: #fff; font-size: .8em; line-height: 1.84em; font-weight: 700; }
 .badge[hidden] { display: none; }
 .panel { position: fixed; right: 20px; bottom: 92px; width: min(24.7em, calc(100vw - 40px)); height: min(40em, calc(100vh - 112px));
-  display: flex; flex-direction: column; background: var(--bg); border-radius: 14px; overflow: hidden;
+  display: flex; flex-direction: column; background: var(--bg); border-radius: 14px; overflow: hidden; overflow: clip;
   box-shadow: 0 10px 40px rgba(0,0,0,.28); }
 .panel[hidden] { display: none; }
 header { background: var(--brand); color: #fff; padding: .8em .93em; display: flex; align-items: center; gap: .67em; }
@@ -231,8 +242,11 @@ a { color: var(--brand); }
 .card .error { color: #c62828; font-size: .867em; }
 .primary { background: var(--brand); color: #fff; border: 0; border-radius: 8px; padding: .53em .93em; font-weight: 600; }
 .primary:disabled { opacity: .5; cursor: default; }
-.stars { display: flex; gap: 2px; border: 0; padding: 0; margin: 0; }
-.stars input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+.stars { display: flex; gap: 2px; border: 0; padding: 0; margin: 0; position: relative; }
+.stars input { position: absolute; left: 0; top: 0; opacity: 0; width: 1px; height: 1px; margin: 0; }
+.secondary { background: #fff; color: var(--brand); border: 1px solid var(--brand); border-radius: 8px; padding: .47em .93em; font-weight: 600; }
+.compose-error { margin: 0; padding: .4em .93em 0; font-size: .867em; color: #c62828; }
+.compose-error[hidden] { display: none; }
 .stars label { font-size: 1.867em; color: var(--field); cursor: pointer; line-height: 1; border-radius: 4px; }
 .stars:has(:checked) label { color: #a65c00; }
 .stars :checked + label ~ label { color: var(--field); }
@@ -241,6 +255,7 @@ a { color: var(--brand); }
 .typing { padding: 0 .93em .4em; font-size: .833em; color: var(--muted); font-style: italic; }
 .actions { display: flex; flex-wrap: wrap; gap: 6px; padding: .53em .8em 0; border-top: 1px solid var(--line); }
 form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items: flex-end; }
+.compose textarea, .card input[type=email], .card textarea { font-size: max(16px, 1em); }
 .compose textarea { flex: 1; min-width: 0; resize: none; border: 1px solid var(--field); border-radius: .67em; padding: .6em .73em; max-height: 8em; min-height: 2.8em; background: #fff; }
 .compose button { width: 2.8em; height: 2.8em; flex: none; border-radius: 50%; border: 0; background: var(--brand); color: #fff; display: grid; place-items: center; }
 .compose svg { width: 1.33em; height: 1.33em; fill: currentColor; }
@@ -289,14 +304,37 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   ui.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t("messages"), tabindex: "0" });
   ui.typing = el("div", { class: "typing", hidden: true, "aria-live": "polite" });
   ui.actions = el("div", { class: "actions", hidden: true });
-  ui.input = el("textarea", { id: "relais-input", rows: "1", maxlength: String(MAX_TEXT), placeholder: t("placeholder"), autocomplete: "off" });
+  // No maxlength: the browser would cut a pasted text silently; a message too long is explained instead.
+  ui.input = el("textarea", { id: "relais-input", rows: "1", placeholder: t("placeholder"), autocomplete: "off", "aria-describedby": "relais-compose-error" });
   ui.sendBtn = el("button", { type: "submit", "aria-label": t("send") }, svg(ICON_SEND));
-  ui.form = el("form", { class: "compose" }, el("label", { class: "sr", for: "relais-input", text: t("inputLabel") }), ui.input, ui.sendBtn);
+  ui.inputLabel = el("label", { class: "sr", for: "relais-input", text: t("inputLabel") });
+  ui.composeError = el("p", { class: "compose-error", id: "relais-compose-error", role: "alert", hidden: true });
+  ui.form = el("form", { class: "compose" }, ui.inputLabel, ui.input, ui.sendBtn);
   ui.panel = el("section", { class: "panel", id: "relais-panel", role: "dialog", "aria-labelledby": "relais-title", hidden: true, lang: LANG },
     // role=none: the panel's header is not a second banner landmark on the host page.
     el("header", { role: "none" }, el("div", { class: "who" }, ui.title, ui.subtitle), ui.closeBtn),
-    ui.notice, ui.status, ui.conn, ui.log, ui.typing, ui.actions, ui.form);
+    ui.notice, ui.status, ui.conn, ui.log, ui.typing, ui.actions, ui.composeError, ui.form);
   const root = el("div", { class: "root", lang: LANG }, ui.launcher, ui.panel);
+
+  // The fixed texts again, in another language (RelaisWidget.setLanguage).
+  function applyTexts() {
+    root.lang = ui.panel.lang = LANG;
+    timeFormat = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
+    ui.closeBtn.setAttribute("aria-label", t("close"));
+    ui.notice.textContent = t("disclosure", { brand: BRAND });
+    ui.conn.textContent = t("offline");
+    ui.log.setAttribute("aria-label", t("messages"));
+    ui.input.placeholder = t("placeholder");
+    ui.inputLabel.textContent = t("inputLabel");
+    ui.sendBtn.setAttribute("aria-label", t("send"));
+    const welcome = ui.log.querySelector("[data-welcome] .bubble");
+    if (welcome) welcome.textContent = t("welcome");
+    if (!ui.composeError.hidden) checkLength();
+    const old = ui.log.querySelector("[data-trailing]");
+    if (old) old.remove(); // rebuilt in the new language
+    renderBadge();
+    renderHeader();
+  }
   shadow.append(style, root);
 
   // ---------------------------------------------------------------- open / close
@@ -311,11 +349,14 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       state.unread = 0;
       renderBadge();
       refreshAvailability();
+      watchAvailability();
       scrollDown();
       if (focus) ui.input.focus();
     } else if (focus) {
       ui.launcher.focus();
     }
+    if (!open) unwatchAvailability();
+    emit(open ? "opened" : "closed", {});
   }
   // Full screen on a phone, the panel is modal: Tab and Shift+Tab cycle inside it.
   const phone = window.matchMedia(PHONE);
@@ -422,6 +463,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       hideAgentTyping();
       if (ui.panel.hidden && state.started) { state.unread += 1; renderBadge(); } // not for the history shown at start
     }
+    if (state.started) emit("message", { seq: message.seq, sender_kind: kind, text: message.text || "", created_at: message.created_at });
     scrollDown();
   }
   const CSS_escape = (s) => (window.CSS && window.CSS.escape ? window.CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&"));
@@ -433,12 +475,17 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       state.agent = { display_name: data.display_name, role: data.role || message.sender_kind };
     }
     if (message.sender_kind !== "system") return;
-    if (data.event === "queued" && typeof data.position === "number") state.position = data.position;
+    if (data.event === "queued") {
+      if (typeof data.position === "number") state.position = data.position;
+      state.estimate = typeof data.estimated_wait_seconds === "number" ? data.estimated_wait_seconds : null;
+      state.waitSeq = null; state.keptWaiting = false;
+    }
+    if (data.event === "waited_too_long") state.waitSeq = message.seq; // the choice: keep waiting or leave a message
     if (data.event === "assigned" && data.agent) { state.agent = data.agent; state.position = null; }
     if (data.event === "closed" && data.rate && message.seq > (state.saved.ratedSeq || 0)) state.rateSeq = message.seq;
     if (data.event === "assigned" || data.event === "queued") state.rateSeq = null;
     if (data.offer_handoff) state.offerSeq = message.seq;
-    if (data.offline_form) { state.offlineSeq = message.seq; state.offlineDone = false; }
+    if (data.offline_form && data.event !== "waited_too_long") { state.offlineSeq = message.seq; state.offlineDone = false; }
     renderHeader();
   }
 
@@ -476,9 +523,27 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     }
     ui.notice.hidden = !(s === "assigned" && agent && agent.role === "ambassador");
     ui.status.hidden = !(s === "waiting" && state.position);
-    if (state.position) ui.status.textContent = t("position", { n: state.position });
+    if (state.position) ui.status.textContent = t("position", { n: state.position }) + estimateText();
     renderActions();
     renderTrailing();
+  }
+
+  // "About N minutes." from the server's estimate; nothing without one (no history).
+  function estimateText() {
+    if (typeof state.estimate !== "number") return "";
+    const n = Math.max(1, Math.round(state.estimate / 60));
+    return " " + (n === 1 ? t("aboutOne") : t("aboutN", { n }));
+  }
+
+  // A re-render must not drop the keyboard focus to the page: the same action again, else the input.
+  function keepFocus(container, render) {
+    const active = shadow.activeElement;
+    const inside = active && container && container.contains(active);
+    const action = inside && active.dataset.action;
+    render();
+    if (!inside || active.isConnected && active.getClientRects().length || ui.panel.hidden) return;
+    const again = action && [...ui.panel.querySelectorAll(`[data-action="${action}"]`)].find((n) => n.getClientRects().length);
+    (again || ui.input).focus();
   }
 
   function enough(pool) {
@@ -499,16 +564,21 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   }
 
   function renderActions() {
-    const s = status();
-    ui.actions.replaceChildren();
-    const show = state.availability && ["bot", "closed", "offline_message"].includes(s) && !state.showOffline;
-    ui.actions.hidden = !show;
-    if (show) ui.actions.append(...handoffButtons());
+    keepFocus(ui.actions, () => {
+      const s = status();
+      ui.actions.replaceChildren();
+      const show = state.availability && ["bot", "closed", "offline_message"].includes(s) && !state.showOffline;
+      ui.actions.hidden = !show;
+      if (show) ui.actions.append(...handoffButtons());
+    });
   }
 
   // The trailing card at the end of the log: handoff offer, offline form or rating.
   function renderTrailing() {
     const old = ui.log.querySelector("[data-trailing]");
+    keepFocus(old, () => renderTrailingCard(old));
+  }
+  function renderTrailingCard(old) {
     const s = status();
     let card = null;
     const last = state.lastSeq;
@@ -518,8 +588,11 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       card = null;
     } else if (state.rateSeq && s !== "assigned" && s !== "waiting") {
       card = ratingCard();
-    } else if ((state.showOffline || (state.offlineSeq && state.offlineSeq === last)) && s !== "assigned" && s !== "offline_message"
-               && (s !== "waiting" || state.offlineSeq === last)) { // a long wait offers the form; the place in line is kept
+    } else if (s === "waiting" && state.showOffline) { // chosen after a long wait: the place in line is kept until it is sent
+      card = offlineCard();
+    } else if (s === "waiting" && state.waitSeq && !state.keptWaiting) {
+      card = waitChoiceCard();
+    } else if ((state.showOffline || (state.offlineSeq && state.offlineSeq === last)) && s !== "assigned" && s !== "offline_message" && s !== "waiting") {
       card = offlineCard();
     } else if (state.offerSeq && state.offerSeq === last && (s === "bot" || s === "closed")) {
       card = el("div", { class: "card", "data-kind": "offer" }, el("div", { class: "chips" }, ...handoffButtons()));
@@ -534,15 +607,31 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     }
   }
 
+  // After routing.max_wait_seconds: stay in line, or leave a message (which ends the wait).
+  function waitChoiceCard() {
+    return el("div", { class: "card", role: "group", "aria-label": t("waitChoice"), "data-kind": "wait" },
+      el("div", { class: "chips" },
+        el("button", { class: "chip", type: "button", "data-action": "keep-waiting", text: t("keepWaiting"), onclick: keepWaiting }),
+        el("button", { class: "chip", type: "button", "data-action": "wait-leave-message", text: t("leaveMessage"), onclick: () => {
+          state.showOffline = true; renderTrailing(); ui.log.querySelector("[data-kind=offline] input").focus();
+        } })));
+  }
+  function keepWaiting() {
+    state.keptWaiting = true; state.showOffline = false;
+    renderTrailing();
+    ui.input.focus();
+  }
+
   function offlineCard() {
     const email = el("input", { type: "email", name: "email", required: true, autocomplete: "email", maxlength: "254" });
     const question = el("textarea", { name: "question", required: true, rows: "3", maxlength: String(MAX_TEXT) });
     const error = el("p", { class: "error", role: "alert" });
     const submit = el("button", { class: "primary", type: "submit", text: t("submit") });
     // novalidate: our own messages, in the widget's language, rather than the browser's bubbles.
+    const back = status() === "waiting" ? el("button", { class: "secondary", type: "button", "data-action": "keep-waiting", text: t("keepWaiting"), onclick: keepWaiting }) : null;
     const form = el("form", { class: "card", "data-kind": "offline", "aria-label": t("leaveMessage"), novalidate: true },
       el("p", { text: t("offlineIntro") }),
-      el("label", {}, t("email"), email), el("label", {}, t("question"), question), error, submit);
+      el("label", {}, t("email"), email), el("label", {}, t("question"), question), error, submit, back);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       error.textContent = "";
@@ -573,6 +662,16 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       const id = `relais-star-${n}`;
       stars.append(el("input", { type: "radio", name, id, value: String(n) }), el("label", { for: id, "aria-label": t("stars", { n }), title: t("stars", { n }), text: "★" }));
     }
+    // Arrows move the rating itself: right and up raise it, left and down lower it.
+    stars.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1 }[e.key];
+      if (!step) return;
+      e.preventDefault();
+      const from = stars.querySelector("input:checked") || (e.target.matches("input") ? e.target : null); // none chosen yet: from the focused star
+      const next = stars.querySelector(`input[value="${Math.min(5, Math.max(1, (from ? Number(from.value) : 0) + step))}"]`);
+      next.checked = true;
+      next.focus({ preventScroll: true });
+    });
     const comment = el("textarea", { name: "comment", rows: "2", maxlength: "2000" });
     const error = el("p", { class: "error", role: "alert" });
     const submit = el("button", { class: "primary", type: "submit", text: t("rateSend") });
@@ -603,7 +702,10 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     if (!conversation) return;
     const before = state.conversation && state.conversation.status;
     state.conversation = conversation;
-    if (conversation.status !== "waiting") state.position = null;
+    if (conversation.status !== "waiting") { state.position = null; state.estimate = null; state.showOffline = state.showOffline && conversation.status !== "offline_message"; }
+    if (state.started && before !== conversation.status && [before, conversation.status].some((x) => x === "waiting" || x === "assigned")) {
+      emit("handoff", { status: conversation.status, previous: before || null, position: state.position, agent: conversation.status === "assigned" ? state.agent : null });
+    }
     if (conversation.status === "assigned" && before !== "assigned") state.ratedNow = false;
     if (conversation.status === "offline_message") state.offlineDone = true;
     renderHeader();
@@ -646,7 +748,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   function send(text) {
     text = text.trim();
     if (!text) return;
-    const item = { id: uid(), text: text.slice(0, MAX_TEXT) };
+    const item = { id: uid(), text };
     state.saved.outbox.push(item);
     save();
     renderPending(item);
@@ -700,6 +802,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       await ensureConversation();
       const body = await api("POST", `/api/visitor/conversations/${state.saved.conversationId}/handoff`, { pool });
       if (typeof body.position === "number") state.position = body.position;
+      state.estimate = typeof body.estimated_wait_seconds === "number" ? body.estimated_wait_seconds : null;
       setConversation(body.conversation);
       await catchUp();
     } catch (err) {
@@ -710,10 +813,18 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   }
 
   async function refreshAvailability() {
+    const asked = ++state.availAsked;
     try {
-      state.availability = await api("GET", "/api/availability", undefined, false);
+      const body = await api("GET", "/api/availability", undefined, false);
+      if (asked !== state.availAsked) return; // a pushed frame came meanwhile: it is newer
+      state.availability = body;
       renderHeader();
     } catch { /* keep the last answer */ }
+  }
+  function pushedAvailability(pools) {
+    state.availAsked++;
+    state.availability = { pools };
+    renderHeader();
   }
 
   // ---------------------------------------------------------------- typing
@@ -751,6 +862,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   // ---------------------------------------------------------------- realtime
   function connect() {
     if (!state.saved.conversationId || state.socket) return;
+    unwatchAvailability();
     if (!navigator.onLine) return scheduleReconnect(); // the "online" event reconnects at once
     clearTimeout(state.reconnectTimer);
     const url = new URL(SERVICE + "/ws/visitor");
@@ -777,7 +889,12 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       }
       if (frame.type === "message") renderMessage(frame.message);
       else if (frame.type === "conversation") setConversation(frame.conversation);
-      else if (frame.type === "queue_position") { state.position = frame.position; renderHeader(); }
+      else if (frame.type === "queue_position") {
+        state.position = frame.position;
+        state.estimate = typeof frame.estimated_wait_seconds === "number" ? frame.estimated_wait_seconds : null;
+        renderHeader();
+      }
+      else if (frame.type === "availability") pushedAvailability(frame.pools);
       else if (frame.type === "typing") showAgentTyping(frame.sender_kind, frame.typing);
     };
     socket.onclose = () => {
@@ -786,6 +903,34 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
       scheduleReconnect();
     };
     socket.onerror = () => socket.close();
+  }
+
+  // Before the conversation exists, a socket that only tells who can answer (while the panel
+  // is open); the conversation's own socket carries it afterwards.
+  function watchAvailability() {
+    if (state.saved.conversationId || state.availSocket || ui.panel.hidden || !navigator.onLine) return;
+    const url = new URL(SERVICE + "/ws/availability");
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let socket;
+    try { socket = new WebSocket(url.href); } catch { return; } // the 30-second poll stays
+    state.availSocket = socket;
+    socket.onmessage = (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame.type === "availability") pushedAvailability(frame.pools);
+    };
+    socket.onclose = () => {
+      if (state.availSocket !== socket) return;
+      state.availSocket = null;
+      state.availTimer = setTimeout(watchAvailability, 5000);
+    };
+    socket.onerror = () => socket.close();
+  }
+  function unwatchAvailability() {
+    const socket = state.availSocket;
+    state.availSocket = null;
+    clearTimeout(state.availTimer);
+    if (socket) { socket.onclose = null; socket.close(); }
   }
 
   function closeSocket() {
@@ -839,8 +984,18 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
   setInterval(syncPage, 2000);
 
   // ---------------------------------------------------------------- composer
+  // Over the limit: say so, keep the text in the box, send nothing.
+  function checkLength() {
+    const n = ui.input.value.trim().length;
+    const over = n > MAX_TEXT;
+    ui.composeError.hidden = !over;
+    ui.composeError.textContent = over ? t("tooLong", { n: n.toLocaleString(LANG), max: MAX_TEXT.toLocaleString(LANG) }) : "";
+    if (over) ui.input.setAttribute("aria-invalid", "true"); else ui.input.removeAttribute("aria-invalid");
+    return !over;
+  }
   ui.form.addEventListener("submit", (e) => {
     e.preventDefault();
+    if (!checkLength()) { ui.input.focus(); return; }
     const text = ui.input.value;
     ui.input.value = "";
     state.saved.draft = "";
@@ -852,6 +1007,7 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); ui.form.requestSubmit(); }
   });
   ui.input.addEventListener("input", onInput);
+  ui.input.addEventListener("input", () => { if (!ui.composeError.hidden) checkLength(); });
 
   // ---------------------------------------------------------------- start
   async function start() {
@@ -861,7 +1017,8 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     for (const item of state.saved.outbox) renderPending(item);
     if (state.saved.open) toggle(true, false); // restored after a reload: do not steal the page's focus
     refreshAvailability();
-    setInterval(() => { if (!ui.panel.hidden && ["bot", "closed"].includes(status())) refreshAvailability(); }, 30000);
+    // The sockets push `availability` as it changes; without either, a slow poll.
+    setInterval(() => { if (!ui.panel.hidden && !state.socketOpen && !state.availSocket && ["bot", "closed"].includes(status())) refreshAvailability(); }, 30000);
     if (state.saved.conversationId) {
       try {
         await catchUp();
@@ -876,8 +1033,24 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     flush();
   }
 
-  // A tiny API for the host page ("chat with us" links), nothing more.
-  window.RelaisWidget = window.RelaisWidget || { open: () => toggle(true), close: () => toggle(false) };
+  // A small API for the host page (docs/widget.md): open, close, setLanguage, and events
+  // (opened, closed, message, handoff) through addEventListener or on(type, callback).
+  function setLanguage(lang) {
+    const next = langOf(lang);
+    if (next === LANG) return;
+    LANG = next;
+    applyTexts();
+  }
+  window.RelaisWidget = {
+    open: () => toggle(true), close: () => toggle(false), setLanguage,
+    addEventListener: (type, fn, options) => events.addEventListener(type, fn, options),
+    removeEventListener: (type, fn, options) => events.removeEventListener(type, fn, options),
+    on(type, callback) {
+      const listener = (e) => callback(e.detail);
+      events.addEventListener(type, listener);
+      return () => events.removeEventListener(type, listener);
+    },
+  };
 
   if (document.body) start();
   else document.addEventListener("DOMContentLoaded", start);

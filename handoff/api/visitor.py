@@ -73,9 +73,11 @@ async def list_messages(request: web.Request) -> web.Response:
 async def ask_for_human(request: web.Request) -> web.Response:
     conversation = await current_visitor_conversation(request)
     pool = enum_field(await json_body(request), "pool", Pool, required=False)
-    position = await services(request).visitors.ask_for_human(conversation, pool)
-    current = await services(request).conversations.get(conversation.id)
-    return web.json_response({"conversation": current.to_json(), "position": position})
+    svc = services(request)
+    position = await svc.visitors.ask_for_human(conversation, pool)
+    current = await svc.conversations.get(conversation.id)
+    estimate = await svc.handoffs.estimated_wait(current, position)
+    return web.json_response({"conversation": current.to_json(), "position": position, "estimated_wait_seconds": estimate})
 
 
 @routes.post("/api/visitor/conversations/{conversation_id}/page")
@@ -118,12 +120,7 @@ async def rate(request: web.Request) -> web.Response:
 @routes.get("/api/availability")
 async def availability(request: web.Request) -> web.Response:
     svc = services(request)
-    counts = await svc.engine.availability()
-    pools = {}
-    for pool in Pool:
-        online, available = counts.get(pool, (0, 0))
-        threshold = svc.settings.min_available[pool]
-        pools[pool.value] = {"online": online, "available": available, "enough": available >= threshold}
+    pools = await svc.handoffs.availability.pools()
     return web.json_response(
         {"pools": pools, "min_available": {p.value: n for p, n in svc.settings.min_available.items()}},
         headers={"Cache-Control": "no-store"},

@@ -1,4 +1,4 @@
-"""WebSocket edges: `/ws/visitor` and `/ws/agent`.
+"""WebSocket edges: `/ws/visitor`, `/ws/availability` (the widget before its conversation) and `/ws/agent`.
 
 Each session subscribes to the bus first, then replays from the store what the
 client missed, then forwards live events — so nothing committed in between is
@@ -46,6 +46,7 @@ from handoff.api.payload import after_param
 from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Message, Unauthorized
 from handoff.events import (
     AssignedToAgent,
+    AvailabilityChanged,
     ClientFrame,
     ConversationChanged,
     ErrorFrame,
@@ -71,6 +72,7 @@ from handoff.events import (
 )
 from handoff.realtime import (
     AGENTS_CHANNEL,
+    AVAILABILITY_CHANNEL,
     Subscription,
     agent_channel,
     conversation_channel,
@@ -301,19 +303,41 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     socket = await _open(request, shared=True)
     session = _Session(socket, _reader(svc), frames=FrameLimit(svc.limits))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
-    subscription = await svc.bus.subscribe(conversation_channel(conversation.id))
+    subscription = await svc.bus.subscribe(conversation_channel(conversation.id), AVAILABILITY_CHANNEL)
     for message in await svc.conversations.messages(conversation.id, after=after):
         await session.send(MessageAdded.of(message))
     current = await svc.conversations.get(conversation.id)
     await session.send(ConversationChanged.of(current))
     if current.status is ConversationStatus.WAITING:
-        await session.send(QueuePosition(conversation.id, await svc.engine.queue_position(conversation.id)))
+        position = await svc.engine.queue_position(conversation.id)
+        estimate = await svc.handoffs.estimated_wait(current, position)
+        await session.send(QueuePosition(conversation.id, position, estimate))
+    await session.send(AvailabilityChanged(await svc.handoffs.availability.pools()))
 
     async def on_frame(frame: ClientFrame) -> None:
         if isinstance(frame, TypingFrame):
             await svc.visitors.typing(conversation, frame.typing)
 
     with svc.metrics.socket_open("visitor"):
+        await _run(session, subscription, _passthrough, on_frame)
+    return socket
+
+
+@routes.get("/ws/availability")
+@_closed_when_unavailable
+async def availability_socket(request: web.Request) -> web.StreamResponse:
+    """Who can answer, for a widget open before its conversation exists (no credentials:
+    it carries nothing but the counts of `GET /api/availability`)."""
+    svc = services(request)
+    socket = await _open(request, shared=True)
+    session = _Session(socket, _reader(svc))
+    subscription = await svc.bus.subscribe(AVAILABILITY_CHANNEL)
+    await session.send(AvailabilityChanged(await svc.handoffs.availability.pools()))
+
+    async def on_frame(frame: ClientFrame) -> None:
+        return None  # pings are answered by the session; nothing else is expected
+
+    with svc.metrics.socket_open("availability"):
         await _run(session, subscription, _passthrough, on_frame)
     return socket
 

@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 
 POOLS = ("ambassador", "advisor")
-SOCKET_SIDES = ("visitor", "agent")
+SOCKET_SIDES = ("visitor", "availability", "agent")
 BOT_ERRORS = ("timeout", "unreachable", "http", "bad_answer")
 ESCALATION_RESULTS = ("queued", "no_agent")
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -3,6 +3,7 @@ and Redis pub/sub backends."""
 
 from handoff.realtime.bus import (
     AGENTS_CHANNEL,
+    AVAILABILITY_CHANNEL,
     BOT_CHANNEL,
     Event,
     EventBus,
@@ -14,6 +15,7 @@ from handoff.realtime.bus import (
 __all__ = [
     "AGENTS_CHANNEL",
     "BOT_CHANNEL",
+    "AVAILABILITY_CHANNEL",
     "Event",
     "EventBus",
     "Subscription",

@@ -5,7 +5,8 @@ Only committed facts are published (see `conversations.ConversationService`), so
 subscriber that misses events can always catch up by reading the store.
 Channels: `conversation:{id}` (transcript and status of one conversation),
 `agent:{id}` (offers and assignments for one agent), `agents` (queue and presence,
-for every console), `bot` (the bot's switches, between instances only).
+for every console), `bot` (the bot's switches, between instances only),
+`availability` (who can answer, for every visitor socket).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from handoff.events import Event as Event  # re-exported: what the bus carries
 
 AGENTS_CHANNEL = "agents"
 BOT_CHANNEL = "bot"
+AVAILABILITY_CHANNEL = "availability"  # who can answer, for every visitor socket
 
 
 def conversation_channel(conversation_id: str) -> str:

@@ -63,6 +63,7 @@ class AgentDesk:
         outcomes = await self.engine.set_presence(agent.id, presence, self.clock())
         await self.handoffs.apply(outcomes)
         await self.bus.publish(AGENTS_CHANNEL, PresenceChanged())
+        await self.handoffs.availability.publish()
         return presence
 
     async def logout(self, agent: Agent, token: str) -> None:

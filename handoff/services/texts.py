@@ -17,8 +17,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "fr": "Vous êtes maintenant en position {position} dans la file.",
     },
     "assigned_ambassador": {
-        "en": "{name}, a member of our community, has joined. Community members answer voluntarily and are not employees of the brand.",
-        "fr": "{name}, membre de notre communauté, a rejoint la conversation. Les membres de la communauté répondent bénévolement et ne sont pas salariés de la marque.",
+        # The widget's notice says that community members are volunteers, not staff, for as long as one answers.
+        "en": "{name}, a member of our community, has joined.",
+        "fr": "{name}, membre de notre communauté, a rejoint la conversation.",
     },
     "assigned_advisor": {
         "en": "{name}, web advisor, has joined the conversation.",

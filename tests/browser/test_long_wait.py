@@ -1,5 +1,6 @@
-"""A visitor who waits too long, in a real browser: told once, offered the offline form
-while keeping their place in line (routing.max_wait_seconds)."""
+"""A visitor who waits too long, in a real browser: told once, offered the choice to keep
+waiting or leave a message (routing.max_wait_seconds); the place in line is kept until the
+message is sent, which ends the wait."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from handoff.config import RoutingSettings
-from handoff.domain import Pool
+from handoff.domain import AgentRole, Pool
+from tests.browser.a11y import audit
 from tests.browser.conftest import BrowserService, make_agent, new_context, open_widget, shot_path
 
 pytestmark = pytest.mark.browser
@@ -20,7 +22,7 @@ LONG_WAIT = {
 
 
 @pytest.mark.parametrize("settings_overrides", [LONG_WAIT], indirect=True)
-async def test_a_long_wait_offers_the_offline_form_and_keeps_the_place(service: BrowserService, browser: Browser) -> None:
+async def test_a_long_wait_offers_to_leave_a_message_and_keeps_the_place(service: BrowserService, browser: Browser) -> None:
     await make_agent(service, "wes")
     wes = await service.go_online("wes")
     await service.call("POST", "/api/agents/me/presence", token=wes, json={"status": "away"})  # there, not answering
@@ -32,12 +34,26 @@ async def test_a_long_wait_offers_the_offline_form_and_keeps_the_place(service: 
     await expect(root.locator(".msg.system", has_text="in line")).to_be_visible()
     told = root.locator(".msg.system", has_text="Sorry for the wait")
     await expect(told).to_be_visible()
+    choice = root.get_by_role("group", name="Keep waiting or leave a message")
+    await expect(choice).to_be_visible()
+    await make_agent(service, "boss", role=AgentRole.ADVISOR)  # never online: sees the whole queue
+    boss = await service.token("boss")
+    _, queue = await service.call("GET", "/api/queue", token=boss)
+    assert len(queue["waiting"]) == 1
+    await choice.get_by_role("button", name="Leave us a message").click()
     form = root.locator("form[data-kind=offline]")
     await expect(form).to_be_visible()
+    await expect(form.get_by_label("Your email")).to_be_focused()
+    await expect(form.get_by_role("button", name="Keep waiting")).to_be_visible()  # never a dead end
     await expect(root.locator("p.status")).to_have_text("You are number 1 in line.")  # the place is kept
     await page.screenshot(path=shot_path("widget-long-wait"))
+    await audit(page, "widget, long wait, leaving a message")
     await form.get_by_label("Your email").fill("sam@example.org")
     await form.get_by_label("Your question").fill("Do you ship the F45 awning to Belgium?")
     await form.get_by_role("button", name="Send my message").click()
     await expect(root.locator(".msg.system", has_text="sam@example.org")).to_be_visible()
     await expect(told).to_have_count(1)
+    # Leaving a message ended the wait (the engine's cancel): out of the line.
+    await expect(root.locator("p.status")).to_be_hidden()
+    _, queue = await service.call("GET", "/api/queue", token=boss)
+    assert queue["waiting"] == []

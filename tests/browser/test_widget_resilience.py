@@ -108,7 +108,7 @@ async def test_hostile_host_css_cannot_hide_or_break_the_widget(service: Browser
     input_box = root.locator("textarea#relais-input")
     await expect(input_box).to_be_visible()
     font_size = await input_box.evaluate("node => getComputedStyle(node).fontSize")
-    assert font_size == "15px"
+    assert font_size == "16px"  # the widget's own size (the page's font-size: 0 does not reach it), 16 px in fields for iOS
     await visitor_says(root, "how long does shipping take?")
     await expect(root.locator(".msg.bot[data-seq]").first).to_contain_text(re.compile(r"deliver|shipping", re.I))
     await expect(root.locator(".conn")).to_be_hidden()  # the live socket works from this page too

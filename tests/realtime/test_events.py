@@ -17,6 +17,7 @@ SAMPLES: list[ev.Event] = [
     ev.Typing("c1", "visitor", True),
     ev.QueuePosition("c1", 2),
     ev.QueuePosition("c1", None),
+    ev.AvailabilityChanged({"ambassador": {"online": 1, "available": 0, "enough": False}}),
     ev.OfferMade({"conversation_id": "c1", "expires_in_seconds": 30}),
     ev.OfferRevoked("c1", "timeout"),
     ev.AssignedToAgent({"id": "c1"}),
@@ -47,7 +48,9 @@ def test_each_event_round_trips_through_its_wire_json(event: ev.Event) -> None:
 
 
 def test_the_wire_format_of_the_events_the_widget_reads_is_unchanged() -> None:
-    assert ev.QueuePosition("c1", 4).to_json() == {"type": "queue_position", "conversation_id": "c1", "position": 4}
+    assert ev.QueuePosition("c1", 4, 120).to_json() == {
+        "type": "queue_position", "conversation_id": "c1", "position": 4, "estimated_wait_seconds": 120
+    }
     assert ev.Typing("c1", "advisor", False).to_json() == {
         "type": "typing", "conversation_id": "c1", "sender_kind": "advisor", "typing": False,
     }

@@ -13,6 +13,8 @@ people concerned. It is the only place where routing and the store meet.
 - `apply.py` — each router outcome as a unit of work (offer, assignment, requeue …);
 - `views.py` — offers and queue entries, and the queue deltas for consoles;
 - `positions.py` — visitors' queue positions, published when they change;
+- `waits.py` — the estimated wait, from the pool's recent queued → accepted times;
+- `availability.py` — who can answer, read by the widget and pushed to it;
 - `restore.py` — the router rebuilt from the store at start-up, and brought back
   in line with it after an outage or a loss of its shared state (`sweep` checks first).
 
@@ -22,7 +24,7 @@ people concerned. It is the only place where routing and the store meet.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from handoff.agents import AgentService
@@ -36,8 +38,10 @@ from handoff.routing.engine import RoutingEngine
 from handoff.routing.state import Ticket
 from handoff.services.handoffs import close, offers, request, restore, transfer, views
 from handoff.services.handoffs.apply import apply
+from handoff.services.handoffs.availability import Availability
 from handoff.services.handoffs.context import HandoffContext
 from handoff.services.handoffs.positions import PositionPublisher
+from handoff.services.handoffs.waits import WaitEstimator, estimated_wait
 from handoff.unavailable import unavailable_dependency
 
 
@@ -53,20 +57,31 @@ class HandoffCoordinator:
         settings: RoutingSettings | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        min_available: Mapping[Pool, int] | None = None,
     ) -> None:
         routing = settings or RoutingSettings()
+        self.waits = WaitEstimator(conversations)
+        self.availability = Availability(engine, bus, min_available)
         self.ctx = HandoffContext(
             conversations=conversations,
             agents=agents,
             engine=engine,
             bus=bus,
-            positions=PositionPublisher(engine, bus, routing.position_interval_seconds),
+            positions=PositionPublisher(engine, bus, routing.position_interval_seconds, self.waits.typical_wait),
+            waits=self.waits,
+            availability=self.availability,
             settings=routing,
             clock=clock,
             metrics=metrics or Metrics(),
         )
         self.engine = engine
         self._outage = False  # a dependency failed since the last reconciliation
+
+    async def estimated_wait(self, conversation: Conversation, position: int | None) -> int | None:
+        """Seconds this waiting conversation may expect to wait (None without history)."""
+        if conversation.pool is None or position is None:
+            return None
+        return estimated_wait(await self.waits.typical_wait(conversation.pool), position)
 
     async def choose_pool(self, request_: HandoffRequest, named: Pool | None = None) -> Pool | None:
         return await request.choose_pool(self.ctx, request_, named)

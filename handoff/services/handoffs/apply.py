@@ -82,6 +82,7 @@ async def _apply_one(ctx: HandoffContext, outcome: out.Outcome) -> list[out.Outc
         await _waited_too_long(ctx, outcome)
     elif isinstance(outcome, out.AgentTimedOut):
         await ctx.bus.publish(AGENTS_CHANNEL, PresenceChanged())
+        await ctx.availability.publish()
     return []
 
 

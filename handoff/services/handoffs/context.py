@@ -1,5 +1,6 @@
 """What every handoff use case works with: the store, the router, the bus, the clock,
-the two publishers of queue news (consoles' deltas, visitors' positions) and the metrics."""
+the two publishers of queue news (consoles' deltas, visitors' positions and estimated waits),
+who can answer (for the widgets) and the metrics."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from handoff.domain import Agent
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
+from handoff.services.handoffs.availability import Availability
 from handoff.services.handoffs.positions import PositionPublisher
+from handoff.services.handoffs.waits import WaitEstimator
 
 
 @dataclass(slots=True)
@@ -24,6 +27,8 @@ class HandoffContext:
     engine: RoutingEngine
     bus: EventBus
     positions: PositionPublisher
+    waits: WaitEstimator
+    availability: Availability
     settings: RoutingSettings = field(default_factory=RoutingSettings)
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)

@@ -28,6 +28,7 @@ from handoff.routing.state import AgentState
 from handoff.services import texts
 from handoff.services.handoffs.apply import apply
 from handoff.services.handoffs.context import HandoffContext
+from handoff.services.handoffs.waits import estimated_wait
 
 OPEN_FOR_HANDOFF = {ConversationStatus.BOT, ConversationStatus.CLOSED, ConversationStatus.OFFLINE_MESSAGE}
 # The visitor wants a person, any person (with the bot switched off, any person answers instead).
@@ -72,6 +73,7 @@ async def request(ctx: HandoffContext, conversation: Conversation, request: Hand
         await nobody_available(ctx, conversation, request)
         return None
     preferred = await ctx.conversations.previous_agent(conversation.visitor_id)
+    typical = await ctx.waits.typical_wait(request.pool)  # read before the unit of work holds the store
     enqueued = False
     try:
         async with ctx.conversations.unit_of_work() as unit:
@@ -91,7 +93,8 @@ async def request(ctx: HandoffContext, conversation: Conversation, request: Hand
                 who = texts.who(request.pool, conversation.language)
                 await unit.append(
                     cid, SenderKind.SYSTEM, texts.say("queued", conversation.language, who=who, position=position),
-                    data={"event": "queued", "position": position, "pool": request.pool.value},
+                    data={"event": "queued", "position": position, "pool": request.pool.value,
+                          "estimated_wait_seconds": estimated_wait(typical, position)},
                 )
     except BaseException:
         if enqueued:  # the store said no (or failed): the router forgets it too, and offers the slot again
