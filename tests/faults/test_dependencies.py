@@ -132,7 +132,7 @@ async def test_redis_restarted_empty_during_routing(
     alice_socket = await agent_socket(service, alice)
     await alice_socket.next_of("queue")  # the socket is set up (its subscriptions made)
     waiting_socket = await visitor_socket(service, visitors[2])
-    await waiting_socket.next_of("queue_position")  # the last frame sent when it opens
+    await waiting_socket.next_of("availability")  # the last frame sent when it opens
 
     await own_redis.stop()
 
