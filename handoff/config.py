@@ -314,3 +314,41 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     if not isinstance(document, Mapping):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     return settings_from_mapping(_section(document, "relais"), env)
+
+
+REDACTED = "***"
+SECRET_SETTINGS = frozenset({"rasa_token"})  # shown as *** when set
+URL_SETTINGS = frozenset({"database_url", "redis_url", "rasa_url", "public_url"})  # their passwords hidden
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:{REDACTED}@{host}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(getattr(key, "value", key)): _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)  # networks
+
+
+def public_view(settings: Settings) -> dict[str, Any]:
+    """The effective settings as JSON, secrets redacted (the admin API's `GET /api/admin/settings`)."""
+    view: dict[str, Any] = {}
+    for name in settings.__dataclass_fields__:
+        value = getattr(settings, name)
+        if name in SECRET_SETTINGS:
+            value = REDACTED if value else None
+        elif name in URL_SETTINGS:
+            value = _without_password(str(value))
+        elif hasattr(value, "__dataclass_fields__"):
+            value = {key: getattr(value, key) for key in value.__dataclass_fields__}
+        view[name] = _plain(value)
+    return view
