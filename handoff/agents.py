@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import hashlib
 import hmac
 import secrets
@@ -23,6 +24,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.domain import (
     PRODUCT_CATEGORIES,
@@ -91,13 +93,19 @@ def _agent(row: Row[Any]) -> Agent:
         languages=tuple(row.languages),
         skills=tuple(row.skills),
         capacity=row.capacity,
+        active=bool(row.active),
     )
+
+
+def strip_bidi(raw: str) -> str:
+    """`raw` without Unicode bidi controls (embeddings, overrides, isolates, marks)."""
+    return "".join(ch for ch in raw if ch not in BIDI_CONTROLS)
 
 
 def _display_name(raw: str) -> str:
     """A name shown to visitors beside fixed texts: no bidi controls (U+202E would
     reverse the disclosure around it), no control characters, at most 100."""
-    cleaned = "".join(ch for ch in raw if ch not in BIDI_CONTROLS and unicodedata.category(ch) != "Cc")
+    cleaned = "".join(ch for ch in strip_bidi(raw) if unicodedata.category(ch) != "Cc")
     return " ".join(cleaned.split())[:100]
 
 
@@ -135,6 +143,12 @@ def _password(value: str) -> str:
     if len(value) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
     return value
+
+
+def _keep_an_admin(admins: list[str], agent_id: str, *, stays_admin: bool) -> None:
+    """Refuse a change that would leave no active admin."""
+    if not stays_admin and agent_id in admins and len(admins) <= 1:
+        raise Conflict("this is the last active admin: make another agent admin first", agent_id=agent_id)
 
 
 class AgentService:
@@ -204,7 +218,11 @@ class AgentService:
         capacity: int | None = None,
         display_name: str | None = None,
         password: str | None = None,
+        active: bool | None = None,
     ) -> Agent:
+        """Change an agent. A new password or role, or a deactivation, ends its sessions
+        (in the store: the caller tells the sockets). The last active admin keeps its role
+        and stays active (`Conflict`)."""
         values: dict[str, Any] = {}
         if role is not None:
             values["role"] = role.value
@@ -216,23 +234,57 @@ class AgentService:
             values["capacity"] = _capacity(capacity)
         if display_name is not None:
             values["display_name"] = _display_name(display_name) or None
+        if active is not None:
+            values["active"] = active
         if password is not None:
             values["password_hash"] = await asyncio.to_thread(hash_password, _password(password))
         values = {key: value for key, value in values.items() if value is not None}
-        await self.get(agent_id)
-        if values:
-            async with self.store.sessions.begin() as session:
+        async with self.store.sessions.begin() as session:
+            admins = await self._lock_admins(session)
+            current = await self._locked(session, agent_id)
+            if values:
+                stays_admin = values.get("role", current.role) == AgentRole.ADMIN.value and values.get(
+                    "active", current.active
+                )
+                _keep_an_admin(admins, agent_id, stays_admin=bool(stays_admin))
                 await session.execute(update(agents).where(agents.c.id == agent_id).values(**values))
-                if "password_hash" in values or "role" in values:  # what they may do changed: log in again
+                ends_sessions = (
+                    "password_hash" in values
+                    or values.get("role", current.role) != current.role
+                    or values.get("active") is False
+                )
+                if ends_sessions:  # what they may do changed: log in again
                     await session.execute(delete(agent_sessions).where(agent_sessions.c.agent_id == agent_id))
         return await self.get(agent_id)
 
     async def remove(self, agent_id: str) -> None:
         async with self.store.sessions.begin() as session:
+            admins = await self._lock_admins(session)
+            await self._locked(session, agent_id)
+            _keep_an_admin(admins, agent_id, stays_admin=False)
             await session.execute(delete(agent_sessions).where(agent_sessions.c.agent_id == agent_id))
-            result = await session.execute(delete(agents).where(agents.c.id == agent_id))
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise NotFound("unknown agent", agent_id=agent_id)
+            await session.execute(delete(agents).where(agents.c.id == agent_id))
+
+    @staticmethod
+    async def _locked(session: AsyncSession, agent_id: str) -> Row[Any]:
+        """The agent's row, locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
+        row = (await session.execute(select(agents).where(agents.c.id == agent_id).with_for_update())).first()
+        if row is None:
+            raise NotFound("unknown agent", agent_id=agent_id)
+        return row
+
+    @staticmethod
+    async def _lock_admins(session: AsyncSession) -> builtins.list[str]:
+        """The active admins' ids, their rows locked (always first, in id order, so that
+        concurrent changes queue up instead of deadlocking): two admins demoting each other
+        at once are serialised, and the second sees one admin left."""
+        query = (
+            select(agents.c.id)
+            .where(agents.c.role == AgentRole.ADMIN.value, agents.c.active.is_(True))
+            .order_by(agents.c.id)
+            .with_for_update()
+        )
+        return [str(value) for value in (await session.execute(query)).scalars().all()]
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -245,6 +297,8 @@ class AgentService:
         valid, outdated = await asyncio.to_thread(verify_password, password, stored)
         if row is None or not valid:
             raise Unauthorized("wrong username or password")
+        if not row.active:
+            raise Unauthorized("this account is deactivated; ask an admin")
         token = new_secret()
         now = utcnow()
         async with self.store.sessions.begin() as session:
@@ -272,7 +326,7 @@ class AgentService:
         async with self.store.sessions() as session:
             row = (await session.execute(query)).first()
         now = utcnow()
-        if row is None or as_utc(row.expires_at) <= now:
+        if row is None or as_utc(row.expires_at) <= now or not row.active:
             raise Unauthorized("invalid or expired agent token")
         last_seen = as_utc(row.last_seen_at or row.session_created_at)
         if now - last_seen > self.idle_timeout:

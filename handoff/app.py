@@ -40,6 +40,7 @@ from handoff.routing.backend import RoutingBackend
 from handoff.routing.engine import RoutingEngine
 from handoff.routing.memory import MemoryRoutingBackend
 from handoff.routing.redis import RedisRoutingBackend
+from handoff.services.agent_admin import AgentAdmin
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
@@ -116,6 +117,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if isinstance(backend, RedisRoutingBackend):
             checks["redis"] = backend.redis.ping
         checks["rasa"] = bot.healthy
+        desk = AgentDesk(agents, conversations, handoffs, bus)
         services = Services(
             settings=settings,
             conversations=conversations,
@@ -126,11 +128,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             leash=leash,
             handoffs=handoffs,
             visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits),
-            desk=AgentDesk(agents, conversations, handoffs, bus),
+            desk=desk,
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
             limits=limits,
+            agent_admin=AgentAdmin(agents, desk, bus),
         )
         await handoffs.restore()
         handoffs.start()

@@ -56,7 +56,7 @@ def _row(agent: Agent) -> str:
     skills = ",".join(agent.skills) or "-"
     return (
         f"{agent.username:<16} {agent.role.value:<10} {','.join(agent.languages):<6} "
-        f"{skills:<30} {agent.capacity:>3}  {agent.display_name}"
+        f"{skills:<30} {agent.capacity:>3}  {agent.display_name}" + ("" if agent.active else "  (deactivated)")
     )
 
 

@@ -1,21 +1,33 @@
 """The one configuration object: `endpoints.yml` (section `relais`) plus environment.
 
-`load_settings()` is called once at start-up; a bad value raises `ConfigError`
-naming the setting, so the service never starts half-configured.
+One definition (pydantic-settings) gives the file's sections, the environment
+variables, the defaults and the errors: each section is a model whose fields
+carry their type, bounds and default, and the environment variable that
+overrides them (`env(...)`, read by `NamedEnvironment`). `load_settings()` is
+called once at start-up; a bad or unknown setting raises `ConfigError` naming it
+(`relais.routing.offer_timeout_seconds: …`, with the variable when there is one),
+so the service never starts half-configured. The code reads the flat, frozen
+`Settings` (and its `RoutingSettings`, `LimitSettings`); docs/configuration.md
+says how to add a setting.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from limits import parse_many
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass as validated_dataclass
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from handoff.domain import Pool
 
@@ -24,43 +36,121 @@ DEFAULT_ENDPOINTS = REPO_ROOT / "endpoints.yml"
 ROUTING_MODES = ("auto", "manual")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "postgres://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+HTTP_SCHEMES = ("http://", "https://")
 
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it."""
 
 
-@dataclass(frozen=True, slots=True)
+# --- value types shared by the sections ----------------------------------------------
+
+
+def _finite(value: Any) -> Any:
+    """Numbers and numeric strings pass on; true/false, NaN and infinities do not."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, str | int | float):
+        try:
+            number = float(value)
+        except ValueError:
+            return value  # pydantic says it is not a number
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number, got {value!r}")
+    return value
+
+
+Finite = BeforeValidator(_finite)
+
+
+def _networks(value: Any) -> Any:
+    """Addresses or networks (host bits allowed, as `ip_network(strict=False)`)."""
+    items = _words(value)
+    if not isinstance(items, list):
+        return items
+    try:
+        return [ip_network(str(item), strict=False) for item in items]
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _starting_with(*schemes: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with one of {', '.join(schemes)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _words(value: Any) -> Any:
+    """A list from the environment: "a, b c" -> ["a", "b", "c"]."""
+    if isinstance(value, str):
+        return [item for item in value.replace(",", " ").split() if item]
+    return value
+
+
+def _limit(value: str) -> str:
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"must be like 5/minute or 5/minute;20/hour, got {value!r}") from None
+    return value
+
+
+def env(name: str, **kwargs: Any) -> Any:
+    """A field overridden by the environment variable `name` (a non-empty value wins over the file)."""
+    return Field(json_schema_extra={"env": name}, **kwargs)
+
+
+Limit = Annotated[str, BeforeValidator(str), AfterValidator(_limit)]
+Mode = Literal["auto", "manual"]
+
+
+def _every_pool(defaults: Mapping[Pool, Any]) -> AfterValidator:
+    """Pools the file leaves out keep their default."""
+    return AfterValidator(lambda value: {**defaults, **value})
+
+
+# --- what the code reads --------------------------------------------------------------
+
+_MODES: dict[Pool, Mode] = {Pool.AMBASSADOR: "auto", Pool.ADVISOR: "auto"}
+
+
+@validated_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class RoutingSettings:
-    offer_timeout_seconds: float = 30.0
-    overflow_after_seconds: float = 120.0
-    grace_period_seconds: float = 60.0
-    heartbeat_timeout_seconds: float = 45.0
-    default_capacity: int = 3
-    modes: Mapping[Pool, str] = field(
-        default_factory=lambda: {Pool.AMBASSADOR: "auto", Pool.ADVISOR: "auto"}
-    )
-    sweep_interval_seconds: float = 0.5
+    """The `relais.routing` section, as it is."""
+
+    offer_timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = 30.0
+    overflow_after_seconds: Annotated[float, Finite, Field(ge=0)] = 120.0
+    grace_period_seconds: Annotated[float, Finite, Field(ge=0)] = 60.0
+    heartbeat_timeout_seconds: Annotated[float, Finite, Field(ge=1)] = 45.0
+    default_capacity: Annotated[int, Finite, Field(ge=1)] = 3
+    modes: Annotated[Mapping[Pool, Mode], _every_pool(_MODES)] = field(default_factory=lambda: dict(_MODES))
+    sweep_interval_seconds: Annotated[float, Finite, Field(ge=0.05)] = 0.5
     # A visitor waiting this long is told so and offered the offline form (keeping their place).
-    max_wait_seconds: float = 180.0
+    max_wait_seconds: Annotated[float, Finite, Field(ge=1)] = 180.0
     # Queue positions are published to waiting visitors at most this often (coalesced).
-    position_interval_seconds: float = 0.5
+    position_interval_seconds: Annotated[float, Finite, Field(ge=0.05)] = 0.5
 
 
-@dataclass(frozen=True, slots=True)
+@validated_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class LimitSettings:
     """Abuse limits in the `limits` notation ("5/minute", several tiers with ";"), far above real use.
 
-    Each is counted per key over a moving window (`handoff/services/limits.py`)."""
+    Each is counted per key over a moving window (`handoff/services/limits.py`). The
+    `relais.limits` section, as it is."""
 
-    login_per_ip: str = "20/minute"  # every attempt from one address
-    login_per_username: str = "5/minute;20/hour"  # attempts on one account; a success starts afresh
-    conversations_per_ip: str = "20/minute"
-    messages_per_conversation: str = "60/minute"  # a visitor's messages
-    messages_per_agent: str = "120/minute"
-    socket_frames: str = "20/second"  # over: an `error` frame
-    socket_flood: str = "60/second"  # over: the socket is closed (1008)
-    bot_per_conversation: str = "1/second"  # turns sent to Rasa
+    login_per_ip: Limit = "20/minute"  # every attempt from one address
+    login_per_username: Limit = "5/minute;20/hour"  # attempts on one account; a success starts afresh
+    conversations_per_ip: Limit = "20/minute"
+    messages_per_conversation: Limit = "60/minute"  # a visitor's messages
+    messages_per_agent: Limit = "120/minute"
+    socket_frames: Limit = "20/second"  # over: an `error` frame
+    socket_flood: Limit = "60/second"  # over: the socket is closed (1008)
+    bot_per_conversation: Limit = "1/second"  # turns sent to Rasa
 
 
 LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
@@ -69,6 +159,8 @@ Network = IPv4Network | IPv6Network
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Everything the code reads, flat; built from the sections below by `settings_from_mapping`."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
@@ -100,204 +192,196 @@ class Settings:
 DEFAULTS = Settings()
 
 
-def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"relais.{name} must be a mapping, got {type(value).__name__}")
-    return value
+# --- the file's sections and their environment variables -------------------------------
 
 
-def _number(value: Any, name: str, *, minimum: float = 0.0) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if number < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {number}")
-    return number
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _integer(value: Any, name: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {number}")
-    return number
+def _origin(value: str) -> str:
+    return value if value == "*" else _starting_with(*HTTP_SCHEMES)(value).rstrip("/")
 
 
-def _per_pool(raw: Any, name: str, default: Mapping[Pool, Any]) -> dict[Pool, Any]:
-    if raw is None:
-        return dict(default)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{name} must be a mapping of pool to value")
-    result = dict(default)
-    for key, value in raw.items():
-        try:
-            result[Pool(key)] = value
-        except ValueError:
-            raise ConfigError(f"{name}: unknown pool {key!r} (expected ambassador or advisor)") from None
-    return result
+class ServiceSection(_Section):
+    host: str = env("RELAIS_HOST", default=DEFAULTS.host)
+    port: Annotated[int, Finite, Field(ge=0, le=65535)] = env("RELAIS_PORT", default=DEFAULTS.port)
+    public_url: str | None = env("RELAIS_PUBLIC_URL", default=None)  # default: http://host:port
+    shutdown_timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = DEFAULTS.shutdown_timeout_seconds
+    trusted_proxies: Annotated[list[Network], BeforeValidator(_networks)] = env("RELAIS_TRUSTED_PROXIES", default=[])
 
 
-def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
-    text = str(value or "")
-    if not text.startswith(schemes):
-        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}, got {text!r}")
-    return text
+class StoreSection(_Section):
+    url: Annotated[str, AfterValidator(_starting_with(*DATABASE_SCHEMES))] = env(
+        "DATABASE_URL", default=DEFAULTS.database_url
+    )
 
 
-def _limits(raw: Mapping[str, Any]) -> LimitSettings:
-    values: dict[str, str] = {}
-    for key, value in raw.items():
-        name = f"relais.limits.{key}"
-        if key not in LIMIT_NAMES:
-            raise ConfigError(f"{name} is not a known limit (expected one of {', '.join(LIMIT_NAMES)})")
-        values[key] = str(value)
-    limits = LimitSettings(**values)
-    for key in LIMIT_NAMES:
-        text = getattr(limits, key)
-        try:
-            parse_many(text)
-        except ValueError:
-            raise ConfigError(
-                f"relais.limits.{key} must be like 5/minute or 5/minute;20/hour, got {text!r}"
-            ) from None
-    return limits
+class BackendSection(_Section):
+    kind: Literal["memory", "redis"] = Field("memory", alias="type")  # REDIS_URL set: redis
+    redis_url: Annotated[str, AfterValidator(_starting_with(*REDIS_SCHEMES))] = env(
+        "REDIS_URL", default=DEFAULTS.redis_url
+    )
+    key_prefix: str = Field(DEFAULTS.redis_prefix, min_length=1)
 
 
-def _networks(raw: Any, name: str) -> tuple[Network, ...]:
-    if isinstance(raw, str):
-        raw = [item for item in raw.replace(",", " ").split() if item]
-    if not isinstance(raw, list):
-        raise ConfigError(f"{name} must be a list of addresses or networks")
-    try:
-        return tuple(ip_network(str(item), strict=False) for item in raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+class BotSection(_Section):
+    url: Annotated[str, AfterValidator(_starting_with(*HTTP_SCHEMES))] = env("RASA_URL", default=DEFAULTS.rasa_url)
+    timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = DEFAULTS.rasa_timeout_seconds
+    token: str | None = env("RASA_TOKEN", default=None)
+
+
+class WidgetSection(_Section):
+    min_available: Annotated[Mapping[Pool, Annotated[int, Finite, Field(ge=0)]], _every_pool(DEFAULTS.min_available)] = Field(
+        default_factory=lambda: dict(DEFAULTS.min_available)
+    )
+    allowed_origins: Annotated[
+        list[Annotated[str, AfterValidator(_origin)]], BeforeValidator(_words), Field(min_length=1)
+    ] = env("RELAIS_WIDGET_ORIGINS", default=list(DEFAULTS.widget_origins))
+
+
+class LogSection(_Section):
+    format: Annotated[Literal["json", "text"], BeforeValidator(lambda v: str(v).lower())] = env(
+        "RELAIS_LOG_FORMAT", default=DEFAULTS.log_format
+    )
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())] = env(
+        "RELAIS_LOG_LEVEL", default=DEFAULTS.log_level
+    )
+
+
+class PrivacySection(_Section):
+    retention_days: Annotated[float, Finite, Field(ge=0)] = DEFAULTS.retention_days
+
+
+class SessionsSection(_Section):
+    lifetime_hours: Annotated[float, Finite, Field(ge=0.01)] = DEFAULTS.agent_token_ttl_seconds / 3600
+    idle_minutes: Annotated[float, Finite, Field(ge=1)] = DEFAULTS.agent_idle_timeout_seconds / 60
+
+
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("relais_environment")
+
+
+class RelaisSection(BaseSettings):
+    """The `relais` section of endpoints.yml; unknown keys are errors (a typo fails at start-up)."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    service: ServiceSection = Field(default_factory=ServiceSection)
+    store: StoreSection = Field(default_factory=StoreSection)
+    backend: BackendSection = Field(default_factory=lambda: BackendSection.model_validate({}))
+    bot: BotSection = Field(default_factory=BotSection)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    widget: WidgetSection = Field(default_factory=WidgetSection)
+    log: LogSection = Field(default_factory=LogSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
+    sessions: SessionsSection = Field(default_factory=SessionsSection)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The named environment variables over the file (given as init values); nothing else."""
+        return NamedEnvironment(settings_cls), init_settings
+
+
+def _env_fields() -> Iterator[tuple[str, str, str]]:
+    """(variable, section, field) for every field declared with `env(...)`."""
+    for section, section_field in RelaisSection.model_fields.items():
+        model = section_field.annotation
+        fields: Mapping[str, FieldInfo] = getattr(model, "model_fields", {})
+        for name, info in fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and isinstance(extra.get("env"), str):
+                yield str(extra["env"]), section, name
+
+
+ENV_VARIABLES = {variable: (section, name) for variable, section, name in _env_fields()}
+
+
+class NamedEnvironment(PydanticBaseSettingsSource):
+    """Each variable of `ENV_VARIABLES` that is set and not empty, placed at its setting.
+    `REDIS_URL` also selects the Redis backend."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        environment = _ENVIRONMENT.get(os.environ)
+        values: dict[str, dict[str, Any]] = {}
+        for variable, (section, name) in ENV_VARIABLES.items():
+            if environment.get(variable):
+                values.setdefault(section, {})[name] = environment[variable]
+        if environment.get("REDIS_URL"):
+            values.setdefault("backend", {})["type"] = "redis"
+        return values
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in location if isinstance(part, int) or part.isidentifier()]
+    name = ".".join(["relais", *parts])
+    if len(parts) >= 2:
+        for variable, (section, field_name) in ENV_VARIABLES.items():
+            if (section, field_name) == (parts[0], parts[1]):
+                return f"{name} ({variable})"
+    return name
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            message = "is not a known setting (docs/configuration.md lists them)"
+        elif "got " not in message and item["type"] != "missing":
+            message = f"{message}, got {item.get('input')!r}"
+        problems.append(f"{_setting_name(tuple(item['loc']))}: {message}")
+    return "; ".join(problems)
 
 
 def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Build and validate settings from the `relais` section and an environment."""
-    service = _section(raw, "service")
-    store = _section(raw, "store")
-    backend = _section(raw, "backend")
-    bot = _section(raw, "bot")
-    routing = _section(raw, "routing")
-    widget = _section(raw, "widget")
-    logs = _section(raw, "log")
-    privacy = _section(raw, "privacy")
-    sessions = _section(raw, "sessions")
-    limits = _limits(_section(raw, "limits"))
-
-    host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
-    port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"relais.service.port (RELAIS_PORT) must be 0-65535, got {port}")
-    trusted_proxies = _networks(
-        env.get("RELAIS_TRUSTED_PROXIES") or service.get("trusted_proxies") or [],
-        "relais.service.trusted_proxies (RELAIS_TRUSTED_PROXIES)",
-    )
-    public_url = str(env.get("RELAIS_PUBLIC_URL") or service.get("public_url") or f"http://{host}:{port}")
-    shutdown_timeout = _number(
-        service.get("shutdown_timeout_seconds", DEFAULTS.shutdown_timeout_seconds),
-        "relais.service.shutdown_timeout_seconds", minimum=0.1,
-    )
-
-    database_url = _url(
-        env.get("DATABASE_URL") or store.get("url") or DEFAULTS.database_url,
-        "relais.store.url (DATABASE_URL)",
-        ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "postgres://"),
-    )
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"relais must be a mapping, got {type(raw).__name__}")
+    token = _ENVIRONMENT.set(env)
+    try:
+        section = RelaisSection(**{key: value for key, value in raw.items() if value is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _ENVIRONMENT.reset(token)
+    service, store, bot = section.service, section.store, section.bot
+    database_url = store.url
     if database_url.startswith(("postgresql://", "postgres://")):
         database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
-
-    redis_url_env = env.get("REDIS_URL")
-    backend_type = "redis" if redis_url_env else str(backend.get("type", "memory"))
-    if backend_type not in ("memory", "redis"):
-        raise ConfigError(f"relais.backend.type must be memory or redis, got {backend_type!r}")
-    redis_url = _url(
-        redis_url_env or backend.get("redis_url") or DEFAULTS.redis_url,
-        "relais.backend.redis_url (REDIS_URL)",
-        ("redis://", "rediss://", "unix://"),
-    )
-
-    redis_prefix = str(backend.get("key_prefix") or DEFAULTS.redis_prefix)
-    rasa_url = _url(env.get("RASA_URL") or bot.get("url") or DEFAULTS.rasa_url, "relais.bot.url (RASA_URL)", ("http://", "https://"))
-    rasa_timeout = _number(bot.get("timeout_seconds", 5), "relais.bot.timeout_seconds", minimum=0.1)
-    rasa_token = str(env.get("RASA_TOKEN") or bot.get("token") or "") or None
-
-    modes = _per_pool(routing.get("modes"), "relais.routing.modes", DEFAULTS.routing.modes)
-    for pool, mode in modes.items():
-        if mode not in ROUTING_MODES:
-            raise ConfigError(f"relais.routing.modes.{pool.value} must be auto or manual, got {mode!r}")
-    routing_settings = RoutingSettings(
-        offer_timeout_seconds=_number(routing.get("offer_timeout_seconds", 30), "relais.routing.offer_timeout_seconds", minimum=0.1),
-        overflow_after_seconds=_number(routing.get("overflow_after_seconds", 120), "relais.routing.overflow_after_seconds"),
-        grace_period_seconds=_number(routing.get("grace_period_seconds", 60), "relais.routing.grace_period_seconds"),
-        heartbeat_timeout_seconds=_number(routing.get("heartbeat_timeout_seconds", 45), "relais.routing.heartbeat_timeout_seconds", minimum=1),
-        default_capacity=_integer(routing.get("default_capacity", 3), "relais.routing.default_capacity", minimum=1),
-        modes=modes,
-        sweep_interval_seconds=_number(routing.get("sweep_interval_seconds", 0.5), "relais.routing.sweep_interval_seconds", minimum=0.05),
-        max_wait_seconds=_number(routing.get("max_wait_seconds", 180), "relais.routing.max_wait_seconds", minimum=1),
-        position_interval_seconds=_number(
-            routing.get("position_interval_seconds", 0.5), "relais.routing.position_interval_seconds", minimum=0.05
-        ),
-    )
-    min_available = {
-        pool: _integer(value, f"relais.widget.min_available.{pool.value}")
-        for pool, value in _per_pool(widget.get("min_available"), "relais.widget.min_available", DEFAULTS.min_available).items()
-    }
-    origins_raw = env.get("RELAIS_WIDGET_ORIGINS") or widget.get("allowed_origins") or ["*"]
-    if isinstance(origins_raw, str):
-        origins_raw = [item for item in origins_raw.replace(",", " ").split() if item]
-    if not isinstance(origins_raw, list) or not origins_raw:
-        raise ConfigError("relais.widget.allowed_origins (RELAIS_WIDGET_ORIGINS) must be a list of origins or *")
-    widget_origins = tuple(
-        origin if origin == "*" else _url(origin, "relais.widget.allowed_origins (RELAIS_WIDGET_ORIGINS)", ("http://", "https://")).rstrip("/")
-        for origin in map(str, origins_raw)
-    )
-    log_format = str(env.get("RELAIS_LOG_FORMAT") or logs.get("format") or DEFAULTS.log_format).lower()
-    if log_format not in LOG_FORMATS:
-        raise ConfigError(f"relais.log.format (RELAIS_LOG_FORMAT) must be json or text, got {log_format!r}")
-    log_level = str(env.get("RELAIS_LOG_LEVEL") or logs.get("level") or DEFAULTS.log_level).upper()
-    if log_level not in LOG_LEVELS:
-        raise ConfigError(f"relais.log.level (RELAIS_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    public_url = service.public_url or f"http://{service.host}:{service.port}"
     return Settings(
-        host=host,
-        port=port,
+        host=service.host,
+        port=service.port,
         public_url=public_url.rstrip("/"),
         database_url=database_url,
-        backend=backend_type,
-        redis_url=redis_url,
-        redis_prefix=redis_prefix,
-        rasa_url=rasa_url.rstrip("/"),
-        rasa_timeout_seconds=rasa_timeout,
-        rasa_token=rasa_token,
-        routing=routing_settings,
-        min_available=min_available,
-        widget_origins=widget_origins,
-        log_format=log_format,
-        log_level=log_level,
-        shutdown_timeout_seconds=shutdown_timeout,
-        agent_token_ttl_seconds=3600 * _number(
-            sessions.get("lifetime_hours", DEFAULTS.agent_token_ttl_seconds / 3600), "relais.sessions.lifetime_hours",
-            minimum=0.01,
-        ),
-        agent_idle_timeout_seconds=60 * _number(
-            sessions.get("idle_minutes", DEFAULTS.agent_idle_timeout_seconds / 60), "relais.sessions.idle_minutes",
-            minimum=1,
-        ),
-        retention_days=_number(
-            privacy.get("retention_days", DEFAULTS.retention_days), "relais.privacy.retention_days", minimum=0
-        ),
-        limits=limits,
-        trusted_proxies=trusted_proxies,
+        backend=section.backend.kind,
+        redis_url=section.backend.redis_url,
+        redis_prefix=section.backend.key_prefix,
+        rasa_url=bot.url.rstrip("/"),
+        rasa_timeout_seconds=bot.timeout_seconds,
+        rasa_token=bot.token or None,
+        routing=section.routing,
+        min_available=dict(section.widget.min_available),
+        widget_origins=tuple(section.widget.allowed_origins),
+        log_format=section.log.format,
+        log_level=section.log.level,
+        shutdown_timeout_seconds=service.shutdown_timeout_seconds,
+        agent_token_ttl_seconds=3600 * section.sessions.lifetime_hours,
+        agent_idle_timeout_seconds=60 * section.sessions.idle_minutes,
+        retention_days=section.privacy.retention_days,
+        limits=section.limits,
+        trusted_proxies=tuple(service.trusted_proxies),
     )
 
 
@@ -313,4 +397,41 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(document, Mapping):
         raise ConfigError(f"{path} must hold a mapping at the top level")
-    return settings_from_mapping(_section(document, "relais"), env)
+    return settings_from_mapping(document.get("relais") or {}, env)
+
+REDACTED = "***"
+SECRET_SETTINGS = frozenset({"rasa_token"})  # shown as *** when set
+URL_SETTINGS = frozenset({"database_url", "redis_url", "rasa_url", "public_url"})  # their passwords hidden
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:{REDACTED}@{host}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(getattr(key, "value", key)): _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)  # networks
+
+
+def public_view(settings: Settings) -> dict[str, Any]:
+    """The effective settings as JSON, secrets redacted (the admin API's `GET /api/admin/settings`)."""
+    view: dict[str, Any] = {}
+    for name in settings.__dataclass_fields__:
+        value = getattr(settings, name)
+        if name in SECRET_SETTINGS:
+            value = REDACTED if value else None
+        elif name in URL_SETTINGS:
+            value = _without_password(str(value))
+        elif hasattr(value, "__dataclass_fields__"):
+            value = {key: getattr(value, key) for key in value.__dataclass_fields__}
+        view[name] = _plain(value)
+    return view

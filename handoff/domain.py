@@ -199,6 +199,7 @@ class Agent:
     languages: tuple[str, ...]
     skills: tuple[str, ...]
     capacity: int = 3
+    active: bool = True  # false: deactivated by an admin (cannot log in)
 
     @property
     def pool(self) -> Pool:
@@ -214,6 +215,7 @@ class Agent:
             "languages": list(self.languages),
             "skills": list(self.skills),
             "capacity": self.capacity,
+            "active": self.active,
         }
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from handoff.config import DEFAULT_ENDPOINTS, ConfigError, load_settings, settings_from_mapping
+from handoff.config import (
+    DEFAULT_ENDPOINTS,
+    ENV_VARIABLES,
+    ConfigError,
+    LimitSettings,
+    RoutingSettings,
+    load_settings,
+    settings_from_mapping,
+)
 from handoff.domain import Pool
 
 
@@ -74,6 +84,15 @@ def test_environment_overrides_the_file() -> None:
         ({"log": {"format": "xml"}}, {}, "relais.log.format"),
         ({}, {"RELAIS_LOG_FORMAT": "logfmt"}, "RELAIS_LOG_FORMAT"),
         ({"log": {"level": "chatty"}}, {}, "relais.log.level"),
+        # Unknown settings (a typo) fail too, naming what was written.
+        ({"routing": {"offer_timeout": 3}}, {}, "relais.routing.offer_timeout"),
+        ({"limits": {"logins": "1/second"}}, {}, "relais.limits.logins"),
+        ({"servce": {"port": 1}}, {}, "relais.servce"),
+        ({"limits": {"login_per_ip": "lots"}}, {}, "relais.limits.login_per_ip"),
+        ({"routing": {"default_capacity": True}}, {}, "relais.routing.default_capacity"),
+        ({"widget": {"min_available": {"advisor": -1}}}, {}, "relais.widget.min_available.advisor"),
+        ({}, {"RELAIS_TRUSTED_PROXIES": "10.0.0.300"}, "RELAIS_TRUSTED_PROXIES"),
+        ({}, {"REDIS_URL": "http://r"}, "REDIS_URL"),
     ],
 )
 def test_bad_values_name_the_setting(raw: dict[str, object], env: dict[str, str], named: str) -> None:
@@ -98,3 +117,35 @@ def test_widget_origins_are_validated() -> None:
     assert settings_from_mapping({}, {}).widget_origins == ("*",)
     with pytest.raises(ConfigError, match="allowed_origins"):
         settings_from_mapping({"widget": {"allowed_origins": ["ftp://nope"]}}, {})
+
+
+def test_unknown_settings_are_errors_that_say_so() -> None:
+    with pytest.raises(ConfigError, match=r"relais\.routing\.offer_timeout: is not a known setting"):
+        settings_from_mapping({"routing": {"offer_timeout": 3}}, {})
+
+
+def test_pools_left_out_keep_their_default_and_redis_url_selects_redis() -> None:
+    settings = settings_from_mapping({"routing": {"modes": {"advisor": "manual"}}, "widget": {"min_available": {"advisor": 2}}}, {})
+    assert settings.routing.modes == {Pool.AMBASSADOR: "auto", Pool.ADVISOR: "manual"}
+    assert settings.min_available == {Pool.AMBASSADOR: 1, Pool.ADVISOR: 2}
+    from_env = settings_from_mapping({"backend": {"type": "memory"}}, {"REDIS_URL": "redis://r:6379/3", "RELAIS_PORT": ""})
+    assert (from_env.backend, from_env.redis_url, from_env.port) == ("redis", "redis://r:6379/3", 8080)  # empty: unset
+
+
+def test_every_environment_variable_is_declared_once_on_its_setting() -> None:
+    assert set(ENV_VARIABLES) == {
+        "RELAIS_HOST", "RELAIS_PORT", "RELAIS_PUBLIC_URL", "RELAIS_TRUSTED_PROXIES", "DATABASE_URL", "REDIS_URL",
+        "RASA_URL", "RASA_TOKEN", "RELAIS_WIDGET_ORIGINS", "RELAIS_LOG_FORMAT", "RELAIS_LOG_LEVEL",
+    }
+    settings = settings_from_mapping({}, {"RELAIS_HOST": "0.0.0.0", "RASA_TOKEN": "t", "RELAIS_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"})
+    assert (settings.host, settings.rasa_token, settings.public_url) == ("0.0.0.0", "t", "http://0.0.0.0:8080")
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "192.168.1.1/32"]
+
+
+def test_the_code_facing_sections_validate_and_can_be_replaced() -> None:
+    routing = replace(RoutingSettings(), sweep_interval_seconds=0.1)
+    assert routing.sweep_interval_seconds == 0.1
+    with pytest.raises(ValidationError):
+        RoutingSettings(sweep_interval_seconds=0)
+    with pytest.raises(ValidationError):
+        LimitSettings(socket_frames="often")

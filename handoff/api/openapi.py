@@ -62,8 +62,17 @@ SCHEMAS: dict[str, Any] = {
         languages={"type": "array", "items": _STRING},
         skills={"type": "array", "items": _STRING},
         capacity={"type": "integer"},
+        pool={"enum": ["ambassador", "advisor"]},
+        active={"type": "boolean"},
     ),
 }
+
+_ROLE = {"enum": ["ambassador", "advisor", "admin"]}
+_LANGUAGES = {"type": "array", "items": {"enum": ["fr", "en"]}, "minItems": 1, "maxItems": 50}
+_SKILLS = {"type": "array", "items": _STRING, "maxItems": 50}
+_CAPACITY = {"type": "integer", "minimum": 1, "maximum": 50}
+_NAME = {"type": "string", "maxLength": 100}
+_PASSWORD = {"type": "string", "minLength": 8, "maxLength": 256}
 
 # (method, path, summary, security, request body schema or None, success status)
 _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] = [
@@ -101,6 +110,20 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("get", "/api/conversations/{conversation_id}/messages", "Read a conversation", "agent", None, 200),
     ("get", "/api/conversations/{conversation_id}/transcript", "Full transcript with handoff events (advisors)", "agent", None, 200),
     ("get", "/api/conversations", "Live conversations (supervision, advisors)", "agent", None, 200),
+    ("get", "/api/admin/agents", "Every agent (admins)", "agent", None, 200),
+    ("post", "/api/admin/agents", "Create an agent (admins; 409 when the username exists)", "agent",
+     {**_object(["username", "password", "role", "languages"], username={"type": "string", "minLength": 2, "maxLength": 64},
+                password=_PASSWORD, role=_ROLE, languages=_LANGUAGES, skills=_SKILLS, capacity=_CAPACITY,
+                display_name=_NAME), "additionalProperties": False}, 201),
+    ("patch", "/api/admin/agents/{agent_id}",
+     "Change an agent (admins; a new role or active=false ends its sessions; 409 for the last active admin)", "agent",
+     {**_object([], role=_ROLE, languages=_LANGUAGES, skills=_SKILLS, capacity=_CAPACITY, display_name=_NAME,
+                active={"type": "boolean"}), "minProperties": 1, "additionalProperties": False}, 200),
+    ("put", "/api/admin/agents/{agent_id}/password", "Set an agent's password (admins; its sessions end)", "agent",
+     {**_object(["password"], password=_PASSWORD), "additionalProperties": False}, 200),
+    ("delete", "/api/admin/agents/{agent_id}", "Remove an agent (admins; its sessions end; 409 for the last active admin)",
+     "agent", None, 204),
+    ("get", "/api/admin/settings", "The effective settings, secrets redacted (admins)", "agent", None, 200),
     ("get", "/api/admin/visitors/{visitor_id}", "Export everything stored about a visitor (admins)", "agent", None, 200),
     ("delete", "/api/admin/visitors/{visitor_id}", "Erase everything stored about a visitor (admins; 409 while a conversation is live)",
      "agent", None, 200),
@@ -125,7 +148,7 @@ def build_document() -> dict[str, Any]:
         }
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": _STRING}
-            for name in ("conversation_id", "visitor_id") if "{" + name + "}" in path
+            for name in ("conversation_id", "visitor_id", "agent_id") if "{" + name + "}" in path
         ]
         if not operation["parameters"]:
             del operation["parameters"]

@@ -25,6 +25,12 @@ async def console(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(CONSOLE_DIR / "templates" / "console.html")
 
 
+@routes.get("/console/admin")
+async def console_admin(request: web.Request) -> web.StreamResponse:
+    """The admins' page (agents, settings); its API answers 403 to anyone else."""
+    return web.FileResponse(CONSOLE_DIR / "templates" / "admin.html")
+
+
 def add_static_routes(app: web.Application) -> None:
     app.router.add_static("/widget/", WIDGET_DIR, show_index=False, follow_symlinks=False)
     app.router.add_static("/demo/", DEMO_DIR, show_index=False, follow_symlinks=False)

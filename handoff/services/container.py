@@ -13,6 +13,7 @@ from handoff.observability.health import Readiness
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
+from handoff.services.agent_admin import AgentAdmin
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
@@ -36,3 +37,4 @@ class Services:
     readiness: Readiness
     visitor_data: VisitorData
     limits: RateLimits
+    agent_admin: AgentAdmin

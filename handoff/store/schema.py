@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 ID_LENGTH = 64
@@ -99,6 +101,8 @@ agents = Table(
     Column("capacity", Integer, nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # migration 0004; false: deactivated by an admin (cannot log in; sessions ended)
+    Column("active", Boolean, nullable=False, server_default=true()),
 )
 
 agent_sessions = Table(

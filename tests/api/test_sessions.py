@@ -8,7 +8,7 @@ import argparse
 import aiohttp
 
 from handoff.agents import AgentService
-from handoff.cli import agents_set
+from handoff.cli import agents_remove, agents_set
 from handoff.domain import AgentRole
 from handoff.store import open_store
 from tests.support.service import RunningService, ServiceFactory, add_agent, agent_socket
@@ -78,3 +78,18 @@ async def test_a_new_password_ends_the_session_at_the_next_ping_whatever_the_bac
         await store.close()
     await socket.socket.send_json({"type": "ping"})
     assert await _closed_with(socket.socket) == SESSION_ENDED
+
+
+async def test_removing_an_agent_closes_its_sockets(service_factory: ServiceFactory) -> None:
+    # From the command line, as for a new role (through Redis at once; else at the next ping).
+    service: RunningService = await service_factory()
+    await add_agent(service.settings, "ugo", role=AgentRole.ADVISOR)
+    token = await service.go_online("ugo")
+    socket = await agent_socket(service, token)
+    await socket.next_of("queue")
+    assert await agents_remove(argparse.Namespace(username="ugo"), service.settings) == 0
+    if service.settings.backend != "redis":
+        await socket.socket.send_json({"type": "ping"})
+    assert await _closed_with(socket.socket) == SESSION_ENDED
+    status, _ = await service.call("GET", "/api/agents/me", token=token)
+    assert status == 401

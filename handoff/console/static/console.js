@@ -33,6 +33,7 @@
       botTitle: "Bot", botEnabled: "The bot answers visitors", botIntents: "Intents handed to people",
       botIntentsHint: "e.g. ask_promotions", save: "Save",
       botOn: "The bot is on.", botOff: "The bot is off: every visitor message goes to people.",
+      adminPage: "Administration",
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
@@ -57,6 +58,7 @@
       botTitle: "Bot", botEnabled: "Le bot répond aux visiteurs", botIntents: "Intentions confiées aux personnes",
       botIntentsHint: "ex. ask_promotions", save: "Enregistrer",
       botOn: "Le bot est actif.", botOff: "Le bot est désactivé : chaque message de visiteur va à une personne.",
+      adminPage: "Administration",
     },
   };
   const storedLang = localStorage.getItem("relais.console.lang");
@@ -223,6 +225,7 @@
     $("me").textContent = `${me.agent.display_name} · ${t(me.agent.role)}`;
     $("supervision-section").hidden = !isSupervisor();
     $("bot-section").hidden = !isAdmin();
+    $("admin-link").hidden = !isAdmin();
     await reload();
     connect();
     applyLanguage();
