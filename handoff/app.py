@@ -44,6 +44,7 @@ from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
+from handoff.services.review import ReviewService
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -131,6 +132,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
             limits=limits,
+            review=ReviewService(store, settings.review),
         )
         await handoffs.restore()
         handoffs.start()

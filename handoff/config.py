@@ -64,6 +64,16 @@ class LimitSettings:
 
 
 LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSettings:
+    """What the maintainers' review lists and where its export writes (docs/maintainers.md)."""
+
+    confidence_threshold: float = 0.6  # a bot turn below this confidence is worth a look
+    similarity: float = 0.85  # two messages this similar (0-1, rapidfuzz) are one row
+    bot_dir: Path = REPO_ROOT / "bot"  # the Rasa project the export writes into
+    held_out_share: float = 0.2  # of the reviewed examples, kept apart for scoring
 Network = IPv4Network | IPv6Network
 
 
@@ -95,6 +105,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
 DEFAULTS = Settings()
@@ -182,6 +193,26 @@ def _networks(raw: Any, name: str) -> tuple[Network, ...]:
         raise ConfigError(f"{name}: {exc}") from None
 
 
+def _fraction(value: Any, name: str, *, top: float = 1.0) -> float:
+    number = _number(value, name)
+    if number > top:
+        raise ConfigError(f"{name} must be <= {top}, got {number}")
+    return number
+
+
+def _review(raw: Mapping[str, Any]) -> ReviewSettings:
+    default = ReviewSettings()
+    bot_dir = Path(str(raw.get("bot_dir") or default.bot_dir)).expanduser()
+    return ReviewSettings(
+        confidence_threshold=_fraction(raw.get("confidence_threshold", default.confidence_threshold),
+                                       "relais.review.confidence_threshold"),
+        similarity=_fraction(raw.get("similarity", default.similarity), "relais.review.similarity"),
+        bot_dir=bot_dir if bot_dir.is_absolute() else REPO_ROOT / bot_dir,
+        held_out_share=_fraction(raw.get("held_out_share", default.held_out_share),
+                                 "relais.review.held_out_share", top=0.9),
+    )
+
+
 def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Build and validate settings from the `relais` section and an environment."""
     service = _section(raw, "service")
@@ -194,6 +225,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     privacy = _section(raw, "privacy")
     sessions = _section(raw, "sessions")
     limits = _limits(_section(raw, "limits"))
+    review = _review(_section(raw, "review"))
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -298,6 +330,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         ),
         limits=limits,
         trusted_proxies=trusted_proxies,
+        review=review,
     )
 
 
