@@ -121,3 +121,26 @@ async def test_not_for_agents_who_are_not_admins(service: BrowserService, browse
     await expect(console.locator("#review-denied")).to_have_text("This page is for admins. Back to the console")
     await expect(console.locator("#review-app")).to_be_hidden()
     await context.close()
+
+
+async def test_the_agent_flags_a_visitor_message_from_the_console(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "ada", role=AgentRole.ADMIN)
+    await make_agent(service, "amelie")
+    console = await console_login(await new_context(browser), service, "amelie")
+    visitor = await service.start_conversation("en", page_url="https://shop.example/en/gifts")
+    cid = visitor["conversation_id"]
+    status, body = await service.call("POST", f"/api/visitor/conversations/{cid}/handoff",
+                                      token=visitor["visitor_token"], json={"pool": "ambassador"})
+    assert status == 200, body
+    await console.locator(f"#offers .card[data-conversation-id='{cid}']").get_by_role("button", name="Accept").click()
+    await service.say(visitor, "do you sell gift cards for a birthday?")
+    message = console.locator("#chat-log .msg.visitor").last
+    await expect(message).to_contain_text("gift cards for a birthday")
+    flag = message.get_by_role("button", name="The bot should have answered this")
+    await flag.click()
+    await expect(message.get_by_role("button", name="Flagged for the bot's maintainers")).to_be_disabled()
+
+    status, body = await service.call("GET", "/api/admin/review", token=await service.token("ada"))
+    assert status == 200, body
+    assert [(g["conversation_id"], g["text"], g["reasons"]) for g in body["groups"]] == [
+        (cid, "do you sell gift cards for a birthday?", {"flagged": 1})]
