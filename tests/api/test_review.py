@@ -11,6 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from aiohttp.web import RouteDef
+
+from handoff.api import review
+from handoff.api.openapi import build_document
 from handoff.domain import AgentRole
 from tests.support.review_seed import NOW, Seeder, ago
 from tests.support.service import RunningService, ServiceFactory, add_agent
@@ -235,3 +239,11 @@ async def test_stats_contained_and_escalated_per_intent_and_week(service_factory
     status, body = await service.call("GET", "/api/admin/review/stats", token=token,
                                       params={"weeks": "4", "language": "fr"})
     assert {r["intent"] for r in body["rows"]} == {"ask_shipping", "request_human"}
+
+
+def test_every_review_endpoint_is_in_the_openapi_document() -> None:
+    paths = build_document()["paths"]
+    routes = [route for route in review.routes if isinstance(route, RouteDef)]
+    assert len(routes) == 7
+    for route in routes:
+        assert route.method.lower() in paths.get(route.path, {}), (route.method, route.path)
