@@ -241,11 +241,11 @@ class ReviewService:
                 select(handoff_events.c.conversation_id, handoff_events.c.created_at, handoff_events.c.data)
                 .where(handoff_events.c.type == "requested", handoff_events.c.created_at >= since,
                        handoff_events.c.created_at < until + timedelta(minutes=5))
-                .limit(MAX_CANDIDATES)
+                .order_by(handoff_events.c.created_at.desc()).limit(MAX_CANDIDATES)
             )).all()
             asked = (await session.execute(
                 select(messages.c.conversation_id).where(visitor, messages.c.intent == ASKED_FOR_PERSON_INTENT)
-                .limit(MAX_CANDIDATES)
+                .order_by(messages.c.created_at.desc()).limit(MAX_CANDIDATES)
             )).scalars().all()
             involved = sorted({r.conversation_id for r in requests} | set(asked))
             transcripts: dict[str, list[Any]] = defaultdict(list)

@@ -36,7 +36,7 @@ from sqlalchemy import select, update
 
 from handoff.config import ReviewSettings
 from handoff.domain import DomainError
-from handoff.services.privacy import contains_personal_data
+from handoff.services.privacy import HIDDEN, contains_personal_data
 from handoff.services.review import normalise
 from handoff.store import Store, utcnow
 from handoff.store.schema import messages, review_labels
@@ -181,7 +181,7 @@ class ReviewExport:
                     if found is None or not plain or _SYNTAX.search(text) or text.startswith(("- ", "#")):
                         tally.unusable += 1
                         continue
-                    if contains_personal_data(text):
+                    if contains_personal_data(text) or HIDDEN in text:  # masked by the retention rule
                         tally.personal_data += 1
                         continue
                     if plain in known:

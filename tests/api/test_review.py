@@ -12,10 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.web import RouteDef
+from sqlalchemy import select
 
 from handoff.api import review
 from handoff.api.openapi import build_document
 from handoff.domain import AgentRole
+from handoff.store import open_store
+from handoff.store.schema import conversations, review_flags
+from handoff.visitor_data import VisitorData
 from tests.support.review_seed import NOW, Seeder, ago
 from tests.support.service import RunningService, ServiceFactory, add_agent
 
@@ -247,3 +251,38 @@ def test_every_review_endpoint_is_in_the_openapi_document() -> None:
     assert len(routes) == 7
     for route in routes:
         assert route.method.lower() in paths.get(route.path, {}), (route.method, route.path)
+
+
+async def test_erasing_a_visitor_takes_their_flags_and_labels_and_retention_masks_labels(
+    service_factory: ServiceFactory,
+) -> None:
+    service = await service_factory()
+    token = await admin(service)
+    async with Seeder(service.settings.database_url) as seed:
+        kept = await seed.conversation("en", at=ago(days=2))
+        kept_seq = await seed.turn(kept, "write to me at jo@example.com about gift cards", at=ago(days=2),
+                                   intent="nlu_fallback", confidence=0.2)
+        erased = await seed.conversation("en", at=ago(days=1))
+        erased_seq = await seed.turn(erased, "do you rent vans", at=ago(days=1), intent="out_of_scope")
+    for cid, seq in ((kept, kept_seq), (erased, erased_seq)):
+        status, body = await service.call("POST", "/api/admin/review/labels", token=token,
+                                          json={"conversation_id": cid, "seq": seq, "action": "candidate",
+                                                "candidate": "ask_rental"})
+        assert status == 201, body
+    status, _ = await service.call("POST", f"/api/conversations/{erased}/messages/{erased_seq}/flag", token=token)
+    assert status == 200
+
+    store = await open_store(service.settings.database_url)
+    try:
+        async with store.sessions() as session:
+            visitor = (await session.execute(select(conversations.c.visitor_id)
+                                             .where(conversations.c.id == erased))).scalar_one()
+        await VisitorData(store).erase(visitor)
+        async with store.sessions() as session:
+            assert (await session.execute(select(review_flags))).all() == []
+        await VisitorData(store).anonymise_older_than(NOW + timedelta(minutes=1))
+    finally:
+        await store.close()
+    status, body = await service.call("GET", "/api/admin/review/labels", token=token)
+    assert [(label["conversation_id"], label["text"]) for label in body["labels"]] == [
+        (kept, "write to me at •••@••• about gift cards")]
