@@ -8,6 +8,7 @@ touched."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from sqlalchemy import insert
 
+from handoff.cli import main
 from handoff.config import REPO_ROOT, ReviewSettings
 from handoff.services.privacy import contains_personal_data
 from handoff.services.review import ReviewService, normalise
@@ -176,3 +178,34 @@ async def test_an_export_rasa_refuses_puts_the_previous_files_back(
     assert after == before  # the French file it wrote is gone, the English one as it was
     assert not (bot_project / "data" / "nlu" / "reviewed_fr.yml").exists()
     assert before == {bot_project / "data" / "nlu" / "reviewed_en.yml": before[next(iter(before))]}
+
+
+def test_relais_review_export_from_the_command_line(
+    tmp_path: Path, bot_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`relais review export` with `relais.review.bot_dir` pointing at the copy; the bot's
+    environment is found beside it, as in a checkout."""
+    (bot_project.parent / ".venv-bot").symlink_to(RASA.parent.parent)
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(f"relais:\n  review:\n    bot_dir: {bot_project}\n    held_out_share: 0\n", encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("RELAIS_ENDPOINTS", str(endpoints))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+    async def labelled() -> None:
+        store = await open_store(url)
+        try:
+            async with Seeder(url) as seed:
+                await label_group(ReviewService(store, ReviewSettings(bot_dir=bot_project)), seed, "fr",
+                                  ["je peux payer avec une carte cadeau", "carte cadeau acceptée ?"],
+                                  intent="ask_payment")
+        finally:
+            await store.close()
+
+    asyncio.run(labelled())
+    assert main(["review", "export"]) == 0
+    out = capsys.readouterr().out
+    assert "fr: 2 training, 0 held out" in out and "rasa data validate --fail-on-warnings: passed" in out
+    written = (bot_project / "data" / "nlu" / "reviewed_fr.yml").read_text(encoding="utf-8")
+    assert "    - je peux payer avec une carte cadeau\n" in written
