@@ -19,6 +19,7 @@ from playwright.async_api import Browser, expect
 from handoff.app import create_app
 from handoff.config import RoutingSettings, Settings
 from handoff.domain import AgentRole
+from tests.browser.a11y import audit
 from tests.browser.conftest import BrowserService, console_login, make_agent, new_context, shot_path
 from tests.support.review_seed import Seeder, ago
 from tests.support.service import UNREACHABLE_BOT
@@ -70,6 +71,15 @@ async def test_an_admin_labels_groups_on_the_review_page(service: BrowserService
     await expect(rows.nth(1).locator("q")).to_have_text("is the inflatable awning in stock")
     await expect(page.locator("#review-stats tbody tr[data-intent=nlu_fallback] td").nth(2)).to_have_text("3")
 
+    # filters: no French message in the period
+    await page.locator("#filter-language").select_option("fr")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(0)
+    await expect(page.locator("#review-empty")).to_be_visible()
+    await page.locator("#filter-language").select_option("")
+    await page.get_by_role("button", name="Apply").click()
+    await expect(rows).to_have_count(2)
+
     # the conversation, one click away, its message marked
     await rows.nth(1).get_by_role("button", name="Conversation").click()
     await expect(page.locator("#transcript")).to_be_visible()
@@ -77,12 +87,15 @@ async def test_an_admin_labels_groups_on_the_review_page(service: BrowserService
     await expect(here).to_contain_text("is the inflatable awning in stock")
     await expect(page.locator("#transcript-log li")).to_have_count(4)
 
+    await audit(page, "review page, a conversation open")
+
     # label the gift cards: a known intent, no product
     await gift.get_by_role("button", name="Label").click()
     form = page.locator("form.label-form")
     await expect(form).to_be_visible()
     await form.locator("#label-intent").select_option("ask_payment")
     await page.screenshot(path=shot_path("review-page-label"))
+    await audit(page, "review page, labelling")
     await form.get_by_role("button", name="Save").click()
     await expect(page.locator("#review-status")).to_contain_text("Labelled: do u sell gift cards")
     await expect(rows).to_have_count(1)
@@ -109,6 +122,11 @@ async def test_an_admin_labels_groups_on_the_review_page(service: BrowserService
     # a reload lists nothing more: the labels are kept
     await page.reload()
     await expect(page.locator("#review-empty")).to_be_visible()
+
+    # the link `relais review` prints opens the conversation
+    await page.goto(f"{service.url}/console/review?conversation={ids['awning'][0]}")
+    await expect(page.locator("#transcript-log li")).to_have_count(4)
+    await expect(page.locator("#transcript")).to_be_visible()
     await context.close()
 
 
