@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 from rapidfuzz import fuzz, process
-from sqlalchemy import and_, delete, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import ReviewSettings
@@ -168,11 +168,6 @@ def group(candidates: Iterable[Candidate], similarity: float) -> list[Group]:
         owners[candidate.language].append(created)
     groups.sort(key=lambda g: (len(g.members), g.head.created_at), reverse=True)
     return groups
-
-
-def _week(moment: datetime) -> str:
-    day = as_utc(moment).date()
-    return (day - timedelta(days=day.weekday())).isoformat()
 
 
 def _spans(raw: Any, text: str) -> list[dict[str, int]]:
@@ -419,44 +414,51 @@ class ReviewService:
 
     async def stats(self, *, weeks: int = 8, language: str | None = None,
                     now: datetime | None = None) -> list[dict[str, Any]]:
-        """Per week (Monday) and intent: visitor messages the bot read, contained and escalated."""
+        """Per week (Monday) and intent: visitor messages the bot read, contained and escalated.
+
+        Counted in SQL, one week at a time: a handoff request counts against the last
+        visitor message before it in its conversation (so against the message it followed,
+        before the visitor's next one); a message followed by several counts once."""
         now = now or utcnow()
         start_day = (now - timedelta(weeks=max(weeks, 1) - 1)).date()
-        since = datetime.combine(start_day - timedelta(days=start_day.weekday()), datetime.min.time(), tzinfo=UTC)
-        where = [messages.c.sender_kind == SenderKind.VISITOR.value, messages.c.intent.is_not(None),
-                 messages.c.created_at >= since, messages.c.created_at <= now]
+        monday = datetime.combine(start_day - timedelta(days=start_day.weekday()), datetime.min.time(), tzinfo=UTC)
+        read = [messages.c.sender_kind == SenderKind.VISITOR.value, messages.c.intent.is_not(None)]
         if language:
-            where.append(conversations.c.language == language)
+            read.append(conversations.c.language == language)
+        joined = messages.join(conversations, conversations.c.id == messages.c.conversation_id)
+        earlier = messages.alias("earlier")
+        last_before = (
+            select(func.max(earlier.c.seq))
+            .where(earlier.c.conversation_id == handoff_events.c.conversation_id,
+                   earlier.c.sender_kind == SenderKind.VISITOR.value,
+                   earlier.c.created_at <= handoff_events.c.created_at)
+            .scalar_subquery()
+        )
+        rows: list[dict[str, Any]] = []
         async with self.store.sessions() as session:
-            rows = (await session.execute(
-                select(messages.c.conversation_id, messages.c.seq, messages.c.intent, messages.c.created_at)
-                .select_from(messages.join(conversations, conversations.c.id == messages.c.conversation_id))
-                .where(*where).order_by(messages.c.conversation_id, messages.c.seq)
-            )).all()
-            events = (await session.execute(
-                select(handoff_events.c.conversation_id, handoff_events.c.created_at)
-                .where(handoff_events.c.type == "requested", handoff_events.c.created_at >= since)
-            )).all()
-        requested: dict[str, list[datetime]] = defaultdict(list)
-        for event in events:
-            requested[event.conversation_id].append(as_utc(event.created_at))
-        by_conversation: dict[str, list[Any]] = defaultdict(list)
-        for row in rows:
-            by_conversation[row.conversation_id].append(row)
-        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for conversation_id, turns in by_conversation.items():
-            for index, turn in enumerate(turns):
-                begin = as_utc(turn.created_at)
-                end = as_utc(turns[index + 1].created_at) if index + 1 < len(turns) else None
-                escalated = any(begin <= at and (end is None or at < end) for at in requested[conversation_id])
-                cell = counts[(_week(turn.created_at), str(turn.intent))]
-                cell[0] += 1
-                cell[1] += int(escalated)
-        return [
-            {"week": week, "intent": intent, "messages": total, "contained": total - escalated,
-             "escalated": escalated, "containment": round((total - escalated) / total, 3)}
-            for (week, intent), (total, escalated) in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-        ]
+            while monday <= now:
+                end = monday + timedelta(days=7)
+                period = [messages.c.created_at >= monday, messages.c.created_at < end]
+                totals: dict[str, int] = {row[0]: int(row[1]) for row in (await session.execute(
+                    select(messages.c.intent, func.count()).select_from(joined)
+                    .where(*read, *period).group_by(messages.c.intent)
+                )).all()}
+                escalated: dict[str, int] = {row[0]: int(row[1]) for row in (await session.execute(
+                    select(messages.c.intent, func.count(func.distinct(messages.c.id)))
+                    .select_from(handoff_events.join(messages, and_(
+                        messages.c.conversation_id == handoff_events.c.conversation_id,
+                        messages.c.seq == last_before)).join(
+                        conversations, conversations.c.id == messages.c.conversation_id))
+                    .where(handoff_events.c.type == "requested", *read, *period)
+                    .group_by(messages.c.intent)
+                )).all()}
+                for intent in sorted(totals):
+                    total, up = int(totals[intent]), int(escalated.get(intent, 0))
+                    rows.append({"week": monday.date().isoformat(), "intent": intent, "messages": total,
+                                 "contained": total - up, "escalated": up,
+                                 "containment": round((total - up) / total, 3)})
+                monday = end
+        return rows
 
 
 def _label_json(values: dict[str, Any]) -> dict[str, Any]:

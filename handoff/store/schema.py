@@ -76,6 +76,7 @@ messages = Table(
     UniqueConstraint("conversation_id", "seq"),
     # NULL client_msg_ids never collide (SQL NULL semantics), given ones are unique per conversation.
     UniqueConstraint("conversation_id", "client_msg_id"),
+    Index(None, "created_at"),  # migration 0004: the review and its weekly counts read by period
 )
 
 handoff_events = Table(

@@ -1,4 +1,5 @@
-"""The maintainers' review: messages agents flagged, and the labels given to them.
+"""The maintainers' review: messages agents flagged, the labels given to them, and an
+index on when messages were written (the review reads them by period).
 
 Revision ID: 0004
 Revises: 0003
@@ -16,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
     op.create_table(
         "review_flags",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -53,3 +55,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("review_labels")
     op.drop_table("review_flags")
+    op.drop_index("ix_messages_created_at", table_name="messages")
