@@ -26,6 +26,7 @@ or not (contained).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -198,7 +199,8 @@ class ReviewService:
 
     async def groups(self, filters: Filters, *, now: datetime | None = None) -> list[Group]:
         candidates = await self.candidates(filters, now=now or utcnow())
-        return group(candidates, self.settings.similarity)
+        # thousands of candidates take seconds to compare: not on the event loop
+        return await asyncio.to_thread(group, candidates, self.settings.similarity)
 
     async def candidates(self, filters: Filters, *, now: datetime) -> list[Candidate]:
         since, until = filters.period(now)
