@@ -45,6 +45,7 @@ from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
+from handoff.services.review import ReviewService
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -134,6 +135,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             visitor_data=VisitorData(store),
             limits=limits,
             agent_admin=AgentAdmin(agents, desk, bus),
+            review=ReviewService(store, settings.review),
         )
         await handoffs.restore()
         handoffs.start()

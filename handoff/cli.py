@@ -10,6 +10,7 @@
     relais agents remove NAME
     relais bot off|on [--intent NAME]...    switch the bot (or only these intents) off or on
     relais bot status
+    relais review [--stats] [label|export]  what the bot did not handle well (handoff/review_cli.py)
 
 Configuration comes from `endpoints.yml` and the environment (`DATABASE_URL`, …),
 validated by `handoff.config.load_settings`; errors are printed in one line.
@@ -25,6 +26,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
+from handoff import review_cli
 from handoff.agents import AgentService
 from handoff.app import make_bus, make_switch_store
 from handoff.botswitch import BotLeash, BotSwitch, intents
@@ -267,6 +269,8 @@ def _parser() -> argparse.ArgumentParser:
     erase = visitor_commands.add_parser("erase", help="delete everything stored about a visitor")
     erase.add_argument("visitor_id")
     erase.set_defaults(handler=visitor_erase)
+
+    review_cli.add_commands(commands)
     return parser
 
 

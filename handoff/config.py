@@ -154,6 +154,28 @@ class LimitSettings:
 
 
 LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+
+
+def _in_repository(path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+Fraction = Annotated[float, Finite, Field(ge=0, le=1)]
+
+
+@validated_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class ReviewSettings:
+    """What the maintainers' review lists and where its export writes (docs/maintainers.md).
+    The `relais.review` section, as it is."""
+
+    confidence_threshold: Fraction = 0.6  # a bot turn below this confidence is worth a look
+    similarity: Fraction = 0.85  # two messages this similar (0-1, rapidfuzz) are one row
+    bot_dir: Annotated[Path, AfterValidator(_in_repository)] = REPO_ROOT / "bot"  # the Rasa project the export writes into
+    # of the reviewed examples, kept apart for scoring
+    held_out_share: Annotated[float, Finite, Field(ge=0, le=0.9)] = 0.2
+
+
 Network = IPv4Network | IPv6Network
 
 
@@ -187,6 +209,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
 
 DEFAULTS = Settings()
@@ -276,6 +299,7 @@ class RelaisSection(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     sessions: SessionsSection = Field(default_factory=SessionsSection)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -382,6 +406,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         retention_days=section.privacy.retention_days,
         limits=section.limits,
         trusted_proxies=tuple(service.trusted_proxies),
+        review=section.review,
     )
 
 

@@ -10,6 +10,12 @@ what analytics need (times, statuses, intents, handoff events, rating, outcome)
 and loses what identifies or quotes the visitor (texts, notes, page, email,
 comment);
 its visitor token stops working. Logs are outside the store and not covered.
+
+The maintainers' review (docs/maintainers.md) hangs off conversations too: `erase`
+deletes its flags and labels with the conversations (foreign keys, ON DELETE
+CASCADE); the retention rule deletes the flags and masks the personal data left in
+a label's copy of the message (the label stays: it is training data, and the
+export drops any example with personal data anyway).
 """
 
 from __future__ import annotations
@@ -20,8 +26,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from handoff.domain import Conflict, ConversationStatus, NotFound
+from handoff.services.privacy import mask_personal_data
 from handoff.store import Store, as_utc, utcnow
-from handoff.store.schema import conversations, handoff_events, messages
+from handoff.store.schema import (
+    conversations,
+    handoff_events,
+    messages,
+    review_flags,
+    review_labels,
+)
 from handoff.tokens import new_secret, secret_hash
 
 LIVE = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
@@ -109,6 +122,14 @@ class VisitorData:
             await session.execute(  # a transfer note may quote the visitor
                 update(handoff_events).where(handoff_events.c.conversation_id.in_(ids)).values(data={})
             )
+            await session.execute(delete(review_flags).where(review_flags.c.conversation_id.in_(ids)))
+            labels = (await session.execute(
+                select(review_labels.c.id, review_labels.c.text).where(review_labels.c.conversation_id.in_(ids))
+            )).all()
+            for label in labels:
+                masked = mask_personal_data(label.text)
+                if masked != label.text:
+                    await session.execute(update(review_labels).where(review_labels.c.id == label.id).values(text=masked))
             for conversation_id in ids:  # each its own unusable token
                 await session.execute(
                     update(conversations)

@@ -38,6 +38,11 @@ def test_the_shipped_endpoints_file_gives_embedded_defaults() -> None:
     shorter = settings_from_mapping({"sessions": {"lifetime_hours": 8, "idle_minutes": 30}}, {})
     assert (shorter.agent_token_ttl_seconds, shorter.agent_idle_timeout_seconds) == (8 * 3600, 30 * 60)
     assert settings_from_mapping({"privacy": {"retention_days": 0}}, {}).retention_days == 0
+    review = settings.review
+    assert (review.confidence_threshold, review.similarity, review.held_out_share) == (0.6, 0.85, 0.2)
+    assert review.bot_dir == DEFAULT_ENDPOINTS.parent / "bot"
+    changed = settings_from_mapping({"review": {"similarity": 0.9, "bot_dir": "/srv/bot"}}, {}).review
+    assert (changed.similarity, changed.bot_dir) == (0.9, Path("/srv/bot"))
 
 
 def test_log_format_is_text_by_default_and_json_on_request() -> None:
@@ -93,6 +98,9 @@ def test_environment_overrides_the_file() -> None:
         ({"widget": {"min_available": {"advisor": -1}}}, {}, "relais.widget.min_available.advisor"),
         ({}, {"RELAIS_TRUSTED_PROXIES": "10.0.0.300"}, "RELAIS_TRUSTED_PROXIES"),
         ({}, {"REDIS_URL": "http://r"}, "REDIS_URL"),
+        ({"review": {"similarity": 1.5}}, {}, "relais.review.similarity"),
+        ({"review": {"confidence_threshold": "high"}}, {}, "relais.review.confidence_threshold"),
+        ({"review": {"held_out_share": 0.95}}, {}, "relais.review.held_out_share"),
     ],
 )
 def test_bad_values_name_the_setting(raw: dict[str, object], env: dict[str, str], named: str) -> None:

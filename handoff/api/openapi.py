@@ -130,6 +130,21 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("get", "/api/admin/bot", "The bot's kill switch and per-intent switches (admins)", "agent", None, 200),
     ("put", "/api/admin/bot", "Switch the bot, or some intents, off or on (admins; a field left out stays)", "agent",
      _object([], enabled={"type": "boolean"}, disabled_intents={"type": "array", "items": _STRING, "maxItems": 200}), 200),
+    ("post", "/api/conversations/{conversation_id}/messages/{seq}/flag",
+     "Flag a visitor message: the bot should have answered this (the conversation's agent)", "agent", None, 200),
+    ("get", "/api/admin/review", "Visitor messages the bot did not handle well, grouped (admins; filters language, intent, since, until, limit)",
+     "agent", None, 200),
+    ("get", "/api/admin/review/intents", "The bot's domain intents a label may name (admins)", "agent", None, 200),
+    ("get", "/api/admin/review/labels", "The review's labels, newest first (admins; action=intent|candidate)", "agent", None, 200),
+    ("post", "/api/admin/review/labels", "Label a message and its group: an intent with product_category spans, or a candidate (admins)",
+     "agent", _object(
+         ["conversation_id", "seq", "action"], conversation_id=_STRING, seq={"type": "integer", "minimum": 1},
+         action={"enum": ["intent", "candidate"]}, intent=_STRING, candidate=_STRING,
+         entities={"type": "array", "maxItems": 20, "items": _object(["start", "end"], start={"type": "integer"}, end={"type": "integer"})},
+         members={"type": "array", "items": {"type": "array", "prefixItems": [_STRING, {"type": "integer"}]}},
+     ), 201),
+    ("delete", "/api/admin/review/labels/{conversation_id}/{seq}", "Remove a label (admins)", "agent", None, 204),
+    ("get", "/api/admin/review/stats", "Contained vs escalated per intent and week (admins; weeks, language)", "agent", None, 200),
     ("get", "/healthz", "Liveness: the process answers (no dependency is checked)", None, None, 200),
     ("get", "/readyz", "Readiness: store, Redis (when configured) and Rasa reachable; 503 names what is down", None, None, 200),
     ("get", "/metrics", "Prometheus metrics (text exposition format)", None, None, 200),
@@ -148,7 +163,7 @@ def build_document() -> dict[str, Any]:
         }
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": _STRING}
-            for name in ("conversation_id", "visitor_id", "agent_id") if "{" + name + "}" in path
+            for name in ("conversation_id", "visitor_id", "agent_id", "seq") if "{" + name + "}" in path
         ]
         if not operation["parameters"]:
             del operation["parameters"]

@@ -1,5 +1,5 @@
 """Static faces of the product: the demo shop with the widget, the widget script
-itself and the agents' console."""
+itself, the agents' console and its review page for admins (docs/maintainers.md)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ async def console(request: web.Request) -> web.StreamResponse:
 async def console_admin(request: web.Request) -> web.StreamResponse:
     """The admins' page (agents, settings); its API answers 403 to anyone else."""
     return web.FileResponse(CONSOLE_DIR / "templates" / "admin.html")
+@routes.get("/console/review")
+async def review_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(CONSOLE_DIR / "templates" / "review.html")
 
 
 def add_static_routes(app: web.Application) -> None:

@@ -17,6 +17,7 @@ from handoff.services.agent_admin import AgentAdmin
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
+from handoff.services.review import ReviewService
 from handoff.services.visitors import VisitorService
 from handoff.visitor_data import VisitorData
 
@@ -38,3 +39,4 @@ class Services:
     visitor_data: VisitorData
     limits: RateLimits
     agent_admin: AgentAdmin
+    review: ReviewService

@@ -39,6 +39,12 @@ def mask_personal_data(text: str) -> str:
     return _PHONE.sub(_if(lambda s: 9 <= len(_digits(s)) <= 15, lambda s: HIDDEN + _digits(s)[-2:]), text)
 
 
+def contains_personal_data(text: str) -> bool:
+    """Whether `text` holds anything `mask_personal_data` would mask (the review's export
+    drops such examples: docs/maintainers.md)."""
+    return mask_personal_data(text) != text
+
+
 def redact_for(agent: Agent, payload: Any) -> Any:
     """`payload` (JSON-shaped) as this agent may see it."""
     return payload if sees_personal_data(agent) else _redact(payload)

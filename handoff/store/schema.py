@@ -1,6 +1,9 @@
 """The durable schema: conversations, their transcript, handoff events, agents and
 their sessions, as SQLAlchemy Core tables.
 
+`review_flags` and `review_labels` hold the maintainers' review (migration 0004,
+docs/maintainers.md).
+
 The Alembic migrations in `migrations/versions/` create exactly these tables;
 `tests/store/test_migrations.py` checks that the two never drift apart.
 """
@@ -75,6 +78,7 @@ messages = Table(
     UniqueConstraint("conversation_id", "seq"),
     # NULL client_msg_ids never collide (SQL NULL semantics), given ones are unique per conversation.
     UniqueConstraint("conversation_id", "client_msg_id"),
+    Index(None, "created_at"),  # migration 0004: the review and its weekly counts read by period
 )
 
 handoff_events = Table(
@@ -113,4 +117,35 @@ agent_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=True),  # migration 0003; null: never since login
+)
+
+review_flags = Table(
+    "review_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("agent_id", String(ID_LENGTH), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "seq"),
+)
+
+review_labels = Table(
+    "review_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # the message the maintainer labelled; its group's other messages are in `members`
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("action", String(20), nullable=False),  # "intent" | "candidate"
+    Column("intent", String(64), nullable=True),
+    Column("candidate", String(64), nullable=True),
+    Column("entities", JSON, nullable=False, default=list),  # [{"start", "end"}] product_category spans
+    Column("members", JSON, nullable=False, default=list),  # [[conversation_id, seq], ...]
+    Column("labelled_by", String(ID_LENGTH), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("exported_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("conversation_id", "seq"),
 )

@@ -34,6 +34,7 @@
       botIntentsHint: "e.g. ask_promotions", save: "Save",
       botOn: "The bot is on.", botOff: "The bot is off: every visitor message goes to people.",
       adminPage: "Administration",
+      reviewLink: "Review what the bot missed", flag: "The bot should have answered this", flagged: "Flagged for the bot's maintainers",
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
@@ -59,6 +60,7 @@
       botIntentsHint: "ex. ask_promotions", save: "Enregistrer",
       botOn: "Le bot est actif.", botOff: "Le bot est désactivé : chaque message de visiteur va à une personne.",
       adminPage: "Administration",
+      reviewLink: "Revoir ce que le bot a manqué", flag: "Le bot aurait dû répondre à ceci", flagged: "Signalé aux mainteneurs du bot",
     },
   };
   const storedLang = localStorage.getItem("relais.console.lang");
@@ -667,6 +669,25 @@
   });
   new ResizeObserver(() => { if (logAtEnd) $("chat-log").scrollTop = $("chat-log").scrollHeight; }).observe($("chat-log"));
 
+  // "The bot should have answered this": for the bot's maintainers (docs/maintainers.md).
+  function flagButton(chat, m) {
+    chat.flagged = chat.flagged || new Set();
+    const done = chat.flagged.has(m.seq);
+    return el("button", {
+      type: "button", class: "link flag", text: done ? "⚑" : "⚐", title: t(done ? "flagged" : "flag"),
+      "aria-label": t(done ? "flagged" : "flag"), "aria-pressed": String(done), disabled: done,
+      onclick: async () => {
+        try {
+          await api("POST", `/api/conversations/${encodeURIComponent(chat.id)}/messages/${m.seq}/flag`);
+          chat.flagged.add(m.seq);
+          renderChat();
+        } catch (err) {
+          toast(t("error", { m: err.message }));
+        }
+      },
+    });
+  }
+
   function renderChat() {
     const chat = state.chats.get(state.selected);
     $("chat-empty").hidden = Boolean(chat);
@@ -677,7 +698,8 @@
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const items = [...chat.messages.values()].sort((a, b) => a.seq - b.seq).map((m) =>
       el("div", { class: `msg ${m.sender_kind}`, "data-seq": String(m.seq), "data-sender": m.sender_kind },
-        el("div", { class: "meta" }, el("b", { text: senderLabel(m) }), el("time", { datetime: m.created_at, text: clock().format(new Date(m.created_at)) })),
+        el("div", { class: "meta" }, el("b", { text: senderLabel(m) }), el("time", { datetime: m.created_at, text: clock().format(new Date(m.created_at)) }),
+          m.sender_kind === "visitor" && chat.mode === "mine" ? flagButton(chat, m) : null),
         el("div", { class: "text" }, linkify(m.text))));
     for (const p of chat.pending) {
       items.push(el("div", { class: `msg mine pending${p.failed ? " failed" : ""}`, "data-client-id": p.id },
