@@ -79,6 +79,8 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 5.0
     rasa_token: str | None = None  # Rasa's --auth-token: its HTTP API answers nobody else
+    # The bot's models (relais-<sha12>.tar.gz), the start-up link relais.tar.gz, history.json.
+    models_dir: Path = REPO_ROOT / "bot" / "models"
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     min_available: Mapping[Pool, int] = field(
         default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
@@ -231,6 +233,9 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     rasa_url = _url(env.get("RASA_URL") or bot.get("url") or DEFAULTS.rasa_url, "relais.bot.url (RASA_URL)", ("http://", "https://"))
     rasa_timeout = _number(bot.get("timeout_seconds", 5), "relais.bot.timeout_seconds", minimum=0.1)
     rasa_token = str(env.get("RASA_TOKEN") or bot.get("token") or "") or None
+    models_dir = Path(str(env.get("RELAIS_BOT_MODELS_DIR") or bot.get("models_dir") or DEFAULTS.models_dir))
+    if not models_dir.is_absolute():
+        models_dir = REPO_ROOT / models_dir
 
     modes = _per_pool(routing.get("modes"), "relais.routing.modes", DEFAULTS.routing.modes)
     for pool, mode in modes.items():
@@ -279,6 +284,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         rasa_url=rasa_url.rstrip("/"),
         rasa_timeout_seconds=rasa_timeout,
         rasa_token=rasa_token,
+        models_dir=models_dir,
         routing=routing_settings,
         min_available=min_available,
         widget_origins=widget_origins,
