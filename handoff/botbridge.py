@@ -123,7 +123,7 @@ class BotBridge:
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._timeout_seconds = timeout_seconds
         self._history_path = history_path
-        self._history_stamp: float | None = None
+        self._history_stamp: int | None = None
         self._session: aiohttp.ClientSession | None = None
         self._model: dict[str, str] | None = None
         self._model_read_at: float | None = None
@@ -199,7 +199,7 @@ class BotBridge:
         if self._history_path is None:
             return
         try:
-            stamp: float | None = self._history_path.stat().st_mtime
+            stamp: int | None = self._history_path.stat().st_mtime_ns
         except OSError:
             stamp = None
         if stamp != self._history_stamp:
