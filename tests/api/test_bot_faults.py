@@ -15,7 +15,7 @@ import pytest
 
 from handoff.services import texts
 from tests.support.misbehaving_rasa import INTENT, MisbehavingRasa, bot_reply
-from tests.support.service import RunningService, ServiceFactory
+from tests.support.service import RunningService, ServiceFactory, wait_for
 
 # Far above what the stand-in needs to answer on a loaded machine, far below a test's patience.
 BOT_TIMEOUT_SECONDS = 2.0
@@ -87,9 +87,11 @@ async def test_a_transient_failure_is_tried_again_and_the_visitor_gets_the_bot_s
     cid = conversation["conversation_id"]
     misbehaving_rasa.behaviour = "unavailable"
 
+    async def asked() -> bool:
+        return bool(misbehaving_rasa.calls_for(cid))
+
     async def back_after_the_first_attempt() -> None:
-        while not misbehaving_rasa.calls_for(cid):
-            await asyncio.sleep(0.01)
+        await wait_for(asked)
         misbehaving_rasa.behaviour = "answer"
 
     recovering = asyncio.create_task(back_after_the_first_attempt())

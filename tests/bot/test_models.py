@@ -52,7 +52,7 @@ class FakeRasa:
             return web.json_response({"message": "no token"}, status=401)
         path = (await request.json())["model_file"]
         self.puts.append(path)
-        if self.refuse or not Path(path).is_file():
+        if self.refuse or not await asyncio.to_thread(os.path.isfile, path):
             return web.json_response({"message": "LoadingError"}, status=500)
         self.loaded = path
         return web.Response(status=204)
