@@ -192,9 +192,9 @@ class ModelShelf:
         return stack
 
     def current(self) -> str | None:
-        """The model in service: the last promoted (or rolled back to), else the start-up link's."""
+        """The model in service as the history says: the last promoted (or rolled back to)."""
         stack = self.stack()
-        return stack[-1] if stack else self.linked()
+        return stack[-1] if stack else None
 
     def resolve(self, reference: str) -> Path:
         """A model of this directory from its file name, its path or the start of its hash."""
@@ -267,12 +267,18 @@ class ModelPromoter:
         self.shelf.point_link(model.name)
         return change
 
+    async def current(self) -> str | None:
+        """The model in service: the last promoted (or rolled back to); before any promotion, the
+        one Rasa runs when it is on the shelf (a training since then moved the start-up link)."""
+        promoted = self.shelf.current()
+        if promoted is not None:
+            return promoted
+        running = await self.rasa.loaded()
+        return running if running in {model.name for model in self.shelf.models()} else None
+
     async def promote(self, reference: str, by: str) -> Change:
         model = self.shelf.resolve(reference)
-        previous = self.shelf.current()
-        if previous == CURRENT_LINK:  # an old layout's plain file: nothing to go back to by name
-            previous = None
-        return await self._load("promote", model, previous, by)
+        return await self._load("promote", model, await self.current(), by)
 
     async def rollback(self, by: str) -> Change:
         stack = self.shelf.stack()
@@ -283,10 +289,11 @@ class ModelPromoter:
             raise NotFound(f"the previous model {stack[-2]} is no longer in {self.shelf.directory}")
         return await self._load("rollback", target, stack[-1], by)
 
-    def describe(self) -> dict[str, Any]:
-        """The models, the current one, the start-up link and the history (for the API and CLI)."""
+    async def describe(self) -> dict[str, Any]:
+        """The models, the current one, the one Rasa runs, the start-up link and the history."""
         return {
-            "current": self.shelf.current(),
+            "current": await self.current(),
+            "running": await self.rasa.loaded(),
             "linked": self.shelf.linked(),
             "models": [{"name": m.name, "size": m.size, "modified": m.modified} for m in self.shelf.models()],
             "history": [change.to_json() for change in self.shelf.history()],

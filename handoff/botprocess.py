@@ -127,6 +127,14 @@ class BotProcesses:
     )
 
     @property
+    def model_file(self) -> Path:
+        """The start-up link's target (one level), so that Rasa's /status names the model
+        (`relais-<sha12>.tar.gz`), not the link."""
+        if self.model.is_symlink():
+            return self.model.parent / os.readlink(self.model)
+        return self.model
+
+    @property
     def url(self) -> str:
         """Base URL of the Rasa server (REST channel, HTTP API)."""
         return f"http://127.0.0.1:{self.rasa_port}"
@@ -175,8 +183,7 @@ class BotProcesses:
                 # One argument: a random token may start with "-", which argparse would take for an option.
                 str(rasa), "run", "--enable-api", f"--auth-token={self.auth_token}",
                 "-i", "127.0.0.1", "-p", str(self.rasa_port),
-                # The link's target: Rasa's /status then names the model (relais-<sha12>.tar.gz).
-                "--model", str(self.model.resolve()), "--endpoints", str(endpoints),
+                "--model", str(self.model_file), "--endpoints", str(endpoints),
             ],
             self.rasa_log,
         )

@@ -251,8 +251,8 @@ async def bot_train(args: argparse.Namespace, settings: Settings) -> int:
 
 async def bot_models(args: argparse.Namespace, settings: Settings) -> int:
     promoter = _promoter(args, settings)
-    described = promoter.describe()
-    running = await promoter.rasa.loaded()
+    described = await promoter.describe()
+    running = described["running"]
     print(f"models in {promoter.shelf.directory}:")
     for model in described["models"]:
         marks = [mark for mark, on in (("current", model["name"] == described["current"]),

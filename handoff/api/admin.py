@@ -59,8 +59,7 @@ async def set_bot_switch(request: web.Request) -> web.Response:
 @routes.get("/api/admin/bot/models")
 async def bot_models(request: web.Request) -> web.Response:
     await current_admin(request)
-    described = services(request).models.describe()
-    return web.json_response({**described, "running": await services(request).models.rasa.loaded()})
+    return web.json_response(await services(request).models.describe())
 
 
 @routes.post("/api/admin/bot/model")

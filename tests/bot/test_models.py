@@ -142,9 +142,11 @@ def test_training_is_skipped_when_a_model_of_the_same_inputs_exists(tmp_path: Pa
 async def test_promote_then_roll_back_through_the_history(tmp_path: Path, fake_rasa: FakeRasa) -> None:
     a, b, c = (model_name(sha * 12) for sha in "abc")
     shelf = _shelf(tmp_path, a, b, c)
-    shelf.point_link(a)  # the bot started with a
+    shelf.point_link(c)  # c was trained last...
+    fake_rasa.loaded = str(shelf.directory / a)  # ... but Rasa runs a
     promoter = ModelPromoter(shelf, RasaModels(fake_rasa.url, TOKEN))
-    assert shelf.current() == a
+    assert shelf.current() is None  # nothing promoted yet
+    assert await promoter.current() == a  # the model in service: the one Rasa runs
 
     change = await promoter.promote("bbbb", by="cli:test")  # the start of the hash is enough
     assert (change.action, change.model, change.previous, change.by) == ("promote", b, a, "cli:test")
@@ -167,8 +169,8 @@ async def test_promote_then_roll_back_through_the_history(tmp_path: Path, fake_r
     assert [(c["action"], c["model"]) for c in document["changes"]] == [
         ("promote", b), ("promote", c), ("rollback", b), ("rollback", a)
     ]
-    described = promoter.describe()
-    assert described["current"] == a and described["linked"] == a
+    described = await promoter.describe()
+    assert (described["current"], described["running"], described["linked"]) == (a, a, a)
     assert [m["name"] for m in described["models"]] == [c, b, a]  # newest first
     # Promoting again after rollbacks stacks on the model in service.
     await promoter.promote(c, by="cli:test")
@@ -187,7 +189,7 @@ async def test_a_model_rasa_cannot_load_changes_nothing(tmp_path: Path, fake_ras
         await ModelPromoter(shelf, RasaModels(fake_rasa.url, "wrong")).promote(b, by="cli:test")
     with pytest.raises(ModelError, match="unreachable"):
         await ModelPromoter(shelf, RasaModels("http://127.0.0.1:9", TOKEN)).promote(b, by="cli:test")
-    assert shelf.history() == [] and shelf.current() == a and os.readlink(shelf.link) == a
+    assert shelf.history() == [] and shelf.current() is None and os.readlink(shelf.link) == a
 
 
 def test_models_are_named_by_file_name_path_or_hash_prefix(tmp_path: Path) -> None:
