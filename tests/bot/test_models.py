@@ -283,3 +283,36 @@ async def test_admins_promote_and_roll_back_through_the_api_and_bot_turns_name_t
     fake_rasa.loaded = str(shelf.directory / b)
     await ModelPromoter(shelf, RasaModels(fake_rasa.url, TOKEN)).promote(b, by="cli:test")
     assert await model_of_next_turn("one more") == b
+
+
+def test_training_progress_follows_rasa_s_output() -> None:
+    """One bar per component Rasa trains, with DIET's epochs as tqdm prints them (carriage returns)."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from handoff.bottrain import _Bars, _chunks
+
+    output = (
+        b"2026-12-08 00:41:57 INFO     rasa.cli.train  - Started validating domain and training data...\n"
+        b"2026-12-08 00:42:14 INFO     rasa.engine.training.hooks  - Starting to train component 'DIETClassifier'.\n"
+        b"Epochs:   0%|          | 0/50 [00:00<?, ?it/s]\rEpochs:   2%|\xe2\x96\x8f         | 1/50 [00:32<26:26]\r"
+        b"Epochs:  60%|######    | 30/50 [00:40<00:10, t_loss=4.2]\r"
+        b"2026-12-08 00:42:14 INFO     rasa.engine.training.hooks  - Finished training component 'DIETClassifier'.\n"
+        b"2026-12-08 00:42:15 INFO     rasa.engine.training.hooks  - Starting to train component 'TEDPolicy'.\n"
+        b"Epochs:  10%|#         | 3/30 [00:03<00:27]"
+    )
+    console = Console(file=io.StringIO(), force_terminal=True)
+    with Progress(console=console) as progress:
+        bars = _Bars(progress)
+        seen = []
+        for line in _chunks(io.BufferedReader(io.BytesIO(output))):  # type: ignore[arg-type]
+            bars.feed(line)
+            seen.append(line)
+        states = [(task.description, task.completed, task.total) for task in progress.tasks]
+        assert states == [("validating the data", 1, 1), ("training DIETClassifier", 50, 50),
+                          ("training TEDPolicy", 3, 30)]
+        bars.close()
+        assert progress.tasks[-1].completed == 30
+    assert len(seen) == 8 and "0/50" in seen[2]
