@@ -171,6 +171,7 @@ class ModelShelf:
                                          encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
+        os.chmod(handle.name, 0o644)  # as any file written here (NamedTemporaryFile makes it 0600)
         Path(handle.name).replace(self.history_path)
 
     def record(self, change: Change) -> None:
