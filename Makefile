@@ -23,13 +23,15 @@ $(BOT_VENV)/.installed: bot/requirements.lock bot/requirements-py311.lock script
 
 env: $(VENV)/.installed $(BOT_VENV)/.installed  ## create both environments if missing
 
-model: $(BOT_VENV)/.installed  ## train the bot's model if missing or its data changed
-	scripts/train_if_needed.sh
+# Models are bot/models/relais-<sha12>.tar.gz, named by the hash of their data and config;
+# bot/models/relais.tar.gz points to the current one (docs/bot.md).
+model: $(VENV)/.installed $(BOT_VENV)/.installed  ## train the bot's model if none was trained from this data and config
+	$(VENV)/bin/relais bot train
 
-train: $(BOT_VENV)/.installed  ## retrain the bot's model (prints the training time)
-	scripts/train_if_needed.sh --force
+train: $(VENV)/.installed $(BOT_VENV)/.installed  ## retrain the bot's model from scratch (progress and time shown)
+	$(VENV)/bin/relais bot train --force
 
-evaluate: $(BOT_VENV)/.installed  ## 5-fold cross-validation of the NLU, report under reports/nlu/
+evaluate: $(BOT_VENV)/.installed model  ## 5-fold cross-validation of the NLU, compared with the previous run (reports/nlu/)
 	scripts/evaluate.sh
 
 .PHONY: bot-test

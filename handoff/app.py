@@ -27,6 +27,7 @@ from handoff.api.security_headers import install as install_security_headers
 from handoff.api.ws import track_sockets
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
+from handoff.botmodels import HISTORY_FILE, ModelPromoter, ModelShelf, RasaModels
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
@@ -91,7 +92,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await backend.start()
         stack.push_async_callback(backend.close)
         metrics = Metrics()
-        bot = BotBridge(settings.rasa_url, settings.rasa_timeout_seconds, metrics, token=settings.rasa_token)
+        bot = BotBridge(
+            settings.rasa_url, settings.rasa_timeout_seconds, metrics, token=settings.rasa_token,
+            history_path=settings.models_dir / HISTORY_FILE,
+        )
         await bot.start()
         stack.push_async_callback(bot.close)
         switches = make_switch_store(settings)
@@ -136,6 +140,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             limits=limits,
             agent_admin=AgentAdmin(agents, desk, bus),
             review=ReviewService(store, settings.review),
+            models=ModelPromoter(ModelShelf(settings.models_dir), RasaModels(settings.rasa_url, settings.rasa_token)),
         )
         await handoffs.restore()
         handoffs.start()

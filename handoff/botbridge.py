@@ -5,16 +5,22 @@ metadata, turns Rasa's answers into `BotReply` objects, recognises the bot's
 handoff payload (docs/handoff-protocol.md) and reads the NLU intent of the
 message from the tracker, and which model answered (Rasa's `/status`, read on the
 first turn, again every `MODEL_REFRESH_SECONDS` and after Rasa failed: not one
-extra request per turn). Any failure — Rasa down, slow past the timeout,
-erroring — surfaces as one exception, `BotUnavailable`, so callers have a single
-degraded path.
+extra request per turn; a promotion or rollback, seen as a change of the models'
+history.json, also makes it read again). A transient failure (Rasa unreachable,
+5xx, slow past the timeout: what a restart or a model being loaded looks like) is
+tried again after a short pause, at most three attempts within twice the timeout,
+so a visitor talking across a promotion gets an answer. Any failure that remains —
+Rasa down, slow, erroring — surfaces as one exception, `BotUnavailable`, so
+callers have a single degraded path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,10 +30,22 @@ from handoff.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MODEL_REFRESH_SECONDS = 30.0
+# Pauses before trying a failed turn again (Rasa restarting, or loading a model): at most three
+# attempts, and never past twice the timeout in all.
+RETRY_DELAYS_SECONDS = (0.25, 0.75)
 
 
 class BotUnavailable(Exception):
     """The bot could not answer (down, timed out or erroring)."""
+
+
+class _Failure(Exception):
+    """One failed attempt: its metric kind, and whether trying again may help."""
+
+    def __init__(self, kind: str, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +108,22 @@ class BotBridge:
     """Client of one Rasa server (REST channel + HTTP API)."""
 
     def __init__(
-        self, base_url: str, timeout_seconds: float, metrics: Metrics | None = None, *, token: str | None = None
+        self,
+        base_url: str,
+        timeout_seconds: float,
+        metrics: Metrics | None = None,
+        *,
+        token: str | None = None,
+        history_path: Path | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._metrics = metrics or Metrics()
         # Rasa's HTTP API (trackers, status) wants its --auth-token; the REST channel does not.
         self._auth: dict[str, str] = {"token": token} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._timeout_seconds = timeout_seconds
+        self._history_path = history_path
+        self._history_stamp: int | None = None
         self._session: aiohttp.ClientSession | None = None
         self._model: dict[str, str] | None = None
         self._model_read_at: float | None = None
@@ -123,23 +150,8 @@ class BotBridge:
             "metadata": {"language": language, "conversation_id": conversation_id, "page_url": page_url},
         }
         started = time.perf_counter()
-        try:
-            async with self.session.post(
-                f"{self._base_url}/webhooks/rest/webhook", json=body, timeout=self._timeout
-            ) as response:
-                if response.status != 200:
-                    self.forget_model()
-                    self._metrics.bot_error("http")
-                    raise BotUnavailable(f"Rasa answered HTTP {response.status}")
-                raw = await response.json(content_type=None)
-        except TimeoutError as exc:
-            self.forget_model()
-            self._metrics.bot_error("timeout")
-            raise BotUnavailable(f"Rasa did not answer in time: {exc!r}") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            self.forget_model()
-            self._metrics.bot_error("bad_answer" if isinstance(exc, ValueError) else "unreachable")
-            raise BotUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        self._watch_history()
+        raw = await self._post_with_retries(body)
         try:
             replies = parse_replies(raw, language)
         except BotUnavailable:
@@ -148,6 +160,51 @@ class BotBridge:
         self._metrics.bot_answered(time.perf_counter() - started)
         intent, confidence = await self._latest_intent(conversation_id)
         return BotTurn(replies=replies, intent=intent, confidence=confidence, model=await self._current_model())
+
+    async def _post_with_retries(self, body: dict[str, Any]) -> Any:
+        """POST to the REST channel; a transient failure (unreachable, 5xx, timeout) is tried
+        again after RETRY_DELAYS_SECONDS, while the whole stays within twice the timeout."""
+        started = time.monotonic()
+        budget = 2 * self._timeout_seconds
+        for attempt, delay in enumerate((*RETRY_DELAYS_SECONDS, None), start=1):
+            try:
+                return await self._post(body)
+            except _Failure as failure:
+                self.forget_model()
+                if not failure.transient or delay is None or time.monotonic() - started + delay >= budget:
+                    self._metrics.bot_error(failure.kind)
+                    raise BotUnavailable(str(failure)) from failure.__cause__
+                log.warning("bot bridge: %s (attempt %d); trying again in %.2f s", failure, attempt, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _post(self, body: dict[str, Any]) -> Any:
+        try:
+            async with self.session.post(
+                f"{self._base_url}/webhooks/rest/webhook", json=body, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise _Failure("http", f"Rasa answered HTTP {response.status}", transient=response.status >= 500)
+                return await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise _Failure("timeout", f"Rasa did not answer in time: {exc!r}", transient=True) from exc
+        except ValueError as exc:
+            raise _Failure("bad_answer", f"Rasa's answer is not JSON: {exc!r}", transient=False) from exc
+        except aiohttp.ClientError as exc:
+            raise _Failure("unreachable", f"Rasa unreachable: {exc!r}", transient=True) from exc
+
+    def _watch_history(self) -> None:
+        """A promotion or rollback (history.json changed, e.g. by `relais bot promote`): read the
+        model again. One stat() per turn, no request."""
+        if self._history_path is None:
+            return
+        try:
+            stamp: int | None = self._history_path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp != self._history_stamp:
+            self._history_stamp = stamp
+            self.forget_model()
 
     def forget_model(self) -> None:
         """Read the model again at the next turn (Rasa failed, or a new model was loaded)."""

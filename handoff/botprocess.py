@@ -13,7 +13,10 @@
   <rasa_port> --model <model> --endpoints <log_dir>/endpoints.yml`, a generated
   endpoints file that points at that action server; its HTTP API (trackers,
   model, status) answers only with `?token=` (`auth_token`, random unless given),
-  so no other local process reads conversations or replaces the model;
+  so no other local process reads conversations or replaces the model (`relais run
+  --with-bot` keeps a random token in var/rasa-token, mode 0600, for `relais bot
+  promote`); `--model` is given the start-up link's target, so Rasa names the model
+  it answers with (`relais-<sha12>.tar.gz`);
 - each process in its own process group, its output in `<log_dir>/rasa.log` and
   `<log_dir>/actions.log`; stopping sends SIGTERM to the group, then SIGKILL
   after a grace period.
@@ -45,12 +48,29 @@ from handoff.config import REPO_ROOT
 
 BOT_VENV = REPO_ROOT / ".venv-bot"
 MODEL_PATH = REPO_ROOT / "bot" / "models" / "relais.tar.gz"
+# `relais run --with-bot` without a configured token: the random one, for `relais bot promote`.
+TOKEN_FILE = REPO_ROOT / "var" / "rasa-token"
 DEFAULT_RASA_PORT = 5005
 DEFAULT_ACTIONS_PORT = 5055
 START_TIMEOUT_SECONDS = 240.0
 STOP_GRACE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 2.0
 LOG_TAIL_LINES = 60
+
+
+def write_token_file(token: str) -> None:
+    """Keep the Rasa server's token in TOKEN_FILE, readable by this user only."""
+    TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(token)
+
+
+def read_token_file() -> str | None:
+    try:
+        return TOKEN_FILE.read_text().strip() or None
+    except OSError:
+        return None
 
 
 class BotStartError(RuntimeError):
@@ -107,6 +127,14 @@ class BotProcesses:
     )
 
     @property
+    def model_file(self) -> Path:
+        """The start-up link's target (one level), so that Rasa's /status names the model
+        (`relais-<sha12>.tar.gz`), not the link."""
+        if self.model.is_symlink():
+            return self.model.parent / os.readlink(self.model)
+        return self.model
+
+    @property
     def url(self) -> str:
         """Base URL of the Rasa server (REST channel, HTTP API)."""
         return f"http://127.0.0.1:{self.rasa_port}"
@@ -155,7 +183,7 @@ class BotProcesses:
                 # One argument: a random token may start with "-", which argparse would take for an option.
                 str(rasa), "run", "--enable-api", f"--auth-token={self.auth_token}",
                 "-i", "127.0.0.1", "-p", str(self.rasa_port),
-                "--model", str(self.model), "--endpoints", str(endpoints),
+                "--model", str(self.model_file), "--endpoints", str(endpoints),
             ],
             self.rasa_log,
         )

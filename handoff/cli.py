@@ -11,6 +11,11 @@
     relais bot off|on [--intent NAME]...    switch the bot (or only these intents) off or on
     relais bot status
     relais review [--stats] [label|export]  what the bot did not handle well (handoff/review_cli.py)
+    relais bot train [--config FILE] [--data DIR] [--domain PATH] [--force]
+                                            train bot/models/relais-<sha12>.tar.gz (if not there yet)
+    relais bot models                       the trained models, the current one, the history
+    relais bot promote MODEL                load a model into the running Rasa server
+    relais bot rollback                     go back to the model promoted before the current one
 
 Configuration comes from `endpoints.yml` and the environment (`DATABASE_URL`, …),
 validated by `handoff.config.load_settings`; errors are printed in one line.
@@ -24,11 +29,14 @@ import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from handoff import review_cli
 from handoff.agents import AgentService
 from handoff.app import make_bus, make_switch_store
+from handoff.botmodels import CURRENT_LINK, ModelPromoter, ModelShelf, RasaModels
+from handoff.botprocess import read_token_file
 from handoff.botswitch import BotLeash, BotSwitch, intents
 from handoff.config import ConfigError, Settings, load_settings
 from handoff.domain import Agent, AgentRole, DomainError
@@ -208,6 +216,75 @@ async def bot_switch(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_leash(settings, switch)
 
 
+def _models_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.models_dir).resolve() if getattr(args, "models_dir", None) else settings.models_dir
+
+
+def _promoter(args: argparse.Namespace, settings: Settings) -> ModelPromoter:
+    token = settings.rasa_token or read_token_file()
+    return ModelPromoter(ModelShelf(_models_dir(args, settings)), RasaModels(settings.rasa_url, token))
+
+
+def _who() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from handoff.bottrain import Inputs, train  # rich and the training only for this command
+
+    inputs = Inputs.default(
+        config=Path(args.config).resolve() if args.config else None,
+        data=Path(args.data).resolve() if args.data else None,
+        domain=Path(args.domain).resolve() if args.domain else None,
+    )
+    models_dir = _models_dir(args, settings)
+    result = train(inputs, models_dir, force=args.force)
+    if not result.trained:
+        print(f"bot model is up to date: {result.model.name} (nothing to train)")
+        return 0
+    print(f"trained {result.model} in {result.seconds:.0f} s; {models_dir / CURRENT_LINK} points to it")
+    print(f"load it into the running bot: relais bot promote {result.model.name}")
+    return 0
+
+
+async def bot_train(args: argparse.Namespace, settings: Settings) -> int:
+    return await asyncio.to_thread(_train, args, settings)
+
+
+async def bot_models(args: argparse.Namespace, settings: Settings) -> int:
+    promoter = _promoter(args, settings)
+    described = await promoter.describe()
+    running = described["running"]
+    print(f"models in {promoter.shelf.directory}:")
+    for model in described["models"]:
+        marks = [mark for mark, on in (("current", model["name"] == described["current"]),
+                                        ("running", model["name"] == running),
+                                        ("start-up link", model["name"] == described["linked"])) if on]
+        print(f"  {model['name']:<28} {model['modified']}  {model['size'] / 1e6:6.1f} MB"
+              + (f"  <- {', '.join(marks)}" if marks else ""))
+    if not described["models"]:
+        print("  (none: relais bot train)")
+    print(f"Rasa answers with: {running or 'unknown (not reachable)'}")
+    if described["history"]:
+        print("history:")
+        for change in described["history"]:
+            print(f"  {change['at']}  {change['action']:<8} {change['model']}  "
+                  f"(was {change['previous'] or '?'}, by {change['by']})")
+    return 0
+
+
+async def bot_promote(args: argparse.Namespace, settings: Settings) -> int:
+    change = await _promoter(args, settings).promote(args.model, by=_who())
+    print(f"promoted {change.model} (was {change.previous or 'unknown'}): the bot answers with it now")
+    return 0
+
+
+async def bot_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    change = await _promoter(args, settings).rollback(by=_who())
+    print(f"rolled back to {change.model} (was {change.previous})")
+    return 0
+
+
 async def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     revision, head = await upgrade(settings.database_url)
     print(f"database at revision {revision} (latest: {head})")
@@ -251,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("username")
     remove.set_defaults(handler=agents_remove)
 
-    bot = commands.add_parser("bot", help="the bot's kill switch and per-intent switches (docs/bot.md)")
+    bot = commands.add_parser("bot", help="the bot's switches and models (docs/bot.md)")
     bot_commands = bot.add_subparsers(dest="bot_command", required=True)
     for name, text in (("off", "switch the bot off: every visitor message goes to people"),
                        ("on", "switch the bot back on")):
@@ -260,6 +337,20 @@ def _parser() -> argparse.ArgumentParser:
                              help="only this intent: handed off instead of answered (off), or answered again (on)")
         command.set_defaults(handler=bot_switch)
     bot_commands.add_parser("status", help="show the switches").set_defaults(handler=bot_switch, intent=None)
+    train = bot_commands.add_parser("train", help="train a model named by the hash of its data and config")
+    train.add_argument("--config", help="the Rasa config (default: config.yml)")
+    train.add_argument("--data", help="the training data directory (default: bot/data)")
+    train.add_argument("--domain", help="the domain (default: bot/domain.yml)")
+    train.add_argument("--force", action="store_true", help="train even if a model of these inputs exists")
+    train.set_defaults(handler=bot_train)
+    bot_commands.add_parser("models", help="list the models and the current one").set_defaults(handler=bot_models)
+    promote = bot_commands.add_parser("promote", help="load a model into the running Rasa server")
+    promote.add_argument("model", help="relais-<sha12>.tar.gz, its path, or the start of its hash")
+    promote.set_defaults(handler=bot_promote)
+    bot_commands.add_parser("rollback", help="go back to the previous model").set_defaults(handler=bot_rollback)
+    for name in ("train", "models", "promote", "rollback"):
+        bot_commands.choices[name].add_argument(
+            "--models-dir", help="where the models are (default: relais.bot.models_dir, bot/models)")
 
     visitors = commands.add_parser("visitor", help="a visitor's personal data (docs/privacy.md)")
     visitor_commands = visitors.add_subparsers(dest="visitor_command", required=True)

@@ -193,6 +193,8 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 5.0
     rasa_token: str | None = None  # Rasa's --auth-token: its HTTP API answers nobody else
+    # The bot's models (relais-<sha12>.tar.gz), the start-up link relais.tar.gz, history.json.
+    models_dir: Path = REPO_ROOT / "bot" / "models"
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     min_available: Mapping[Pool, int] = field(
         default_factory=lambda: {Pool.AMBASSADOR: 1, Pool.ADVISOR: 1}
@@ -252,6 +254,7 @@ class BotSection(_Section):
     url: Annotated[str, AfterValidator(_starting_with(*HTTP_SCHEMES))] = env("RASA_URL", default=DEFAULTS.rasa_url)
     timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = DEFAULTS.rasa_timeout_seconds
     token: str | None = env("RASA_TOKEN", default=None)
+    models_dir: Annotated[Path, AfterValidator(_in_repository)] = env("RELAIS_BOT_MODELS_DIR", default=DEFAULTS.models_dir)
 
 
 class WidgetSection(_Section):
@@ -395,6 +398,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         rasa_url=bot.url.rstrip("/"),
         rasa_timeout_seconds=bot.timeout_seconds,
         rasa_token=bot.token or None,
+        models_dir=bot.models_dir,
         routing=section.routing,
         min_available=dict(section.widget.min_available),
         widget_origins=tuple(section.widget.allowed_origins),

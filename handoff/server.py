@@ -21,7 +21,8 @@ import threading
 from aiohttp import web
 
 from handoff.app import create_app
-from handoff.botprocess import BotProcesses, port_of
+from handoff.botmodels import CURRENT_LINK
+from handoff.botprocess import TOKEN_FILE, BotProcesses, port_of, write_token_file
 from handoff.config import Settings
 from handoff.observability.logs import access_log_options, configure_logging
 
@@ -38,9 +39,12 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
 
     bot: BotProcesses | None = None
     if with_bot:
-        bot = BotProcesses(rasa_port=port_of(settings.rasa_url, 5005), actions_port=_actions_port())
+        bot = BotProcesses(rasa_port=port_of(settings.rasa_url, 5005), actions_port=_actions_port(),
+                           model=settings.models_dir / CURRENT_LINK)
         if settings.rasa_token:
             bot.auth_token = settings.rasa_token
+        else:  # a random token: kept where `relais bot promote` on this machine finds it
+            write_token_file(bot.auth_token)
         settings = dataclasses.replace(settings, rasa_token=bot.auth_token)
         await bot.start()
         print(f"bot: starting Rasa on {bot.url} and the action server (logs in {bot.log_dir})", flush=True)
@@ -84,6 +88,7 @@ async def serve(settings: Settings, *, with_bot: bool) -> None:
         watchdog.cancel()
         if bot is not None:
             await bot.stop()
+            TOKEN_FILE.unlink(missing_ok=True)
 
 
 def _watchdog(seconds: float) -> threading.Timer:

@@ -10,6 +10,13 @@
 #   intent_errors.json, DIETClassifier_errors.json   the misclassified examples
 #   summary.md                    macro-F1 of the intents, product_category F1,
 #                                 per-intent table, date, duration and command
+#   held/                         the held-out reviewed messages (bot/tests/nlu_reviewed_held/*.yml,
+#                                 written by the review's export) scored by the current model
+#                                 (bot/models/relais.tar.gz, trained on bot/data): are they understood?
+#   comparison.md                 the change per intent against the previous run (scripts/nlu_compare.py)
+#
+# The previous run is kept in reports/nlu-previous/ (moved there at the start), and the
+# change per intent (better / worse, F1 and support) is printed at the end.
 #
 # The folds are stratified by intent and shuffled with a fixed seed (SEED, default
 # 20240501: Rasa's StratifiedKFold draws from numpy's global generator), so two
@@ -31,6 +38,12 @@ from rasa.__main__ import main
 main()'
 
 export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=$PWD
+PREVIOUS=reports/nlu-previous
+HELD=bot/tests/nlu_reviewed_held
+if [ -f "$OUT/intent_report.json" ]; then  # keep the last complete run to compare with
+  rm -rf "$PREVIOUS"
+  mv "$OUT" "$PREVIOUS"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "cross-validating the NLU (${FOLDS} folds); this trains ${FOLDS} models"
@@ -81,3 +94,12 @@ lines += ["", "Confusion matrix: intent_confusion_matrix.png; errors: intent_err
 (out / "summary.md").write_text("\n".join(lines))
 print("\n".join(lines[:9]))
 PY
+
+# The held-out reviewed messages, scored apart by the model trained on bot/data.
+if compgen -G "$HELD/*.yml" > /dev/null; then
+  echo "scoring the held-out reviewed messages ($HELD) with $(readlink bot/models/relais.tar.gz || echo bot/models/relais.tar.gz)"
+  .venv-bot/bin/rasa test nlu --model bot/models/relais.tar.gz --nlu "$HELD" --out "$OUT/held" \
+    > "$OUT/held.log" 2>&1 || { tail -40 "$OUT/held.log"; exit 1; }
+fi
+echo
+.venv-bot/bin/python scripts/nlu_compare.py "$PREVIOUS" "$OUT" --out "$OUT/comparison.md"

@@ -1,8 +1,9 @@
 """The admin API: what only an `admin` may do: agents' accounts (list, create,
 change, reset a password, remove: `services/agent_admin.py`), the effective
 settings (secrets redacted), a visitor's personal data (export it, or erase it:
-docs/privacy.md), and the bot's leash (the kill switch and the per-intent
-switches: docs/bot.md). No token: 401; another role: 403."""
+docs/privacy.md), the bot's leash (the kill switch and the per-intent
+switches) and its models (promote one into the running Rasa server, roll back:
+docs/bot.md). No token: 401; another role: 403."""
 
 from __future__ import annotations
 
@@ -168,3 +169,32 @@ async def set_bot_switch(request: web.Request) -> web.Response:
     disabled = intents(body["disabled_intents"]) if "disabled_intents" in body else None
     switch = await services(request).leash.change(enabled=enabled, disabled_intents=disabled)
     return web.json_response(switch.to_json())
+
+
+@routes.get("/api/admin/bot/models")
+async def bot_models(request: web.Request) -> web.Response:
+    await current_admin(request)
+    return web.json_response(await services(request).models.describe())
+
+
+@routes.post("/api/admin/bot/model")
+async def promote_bot_model(request: web.Request) -> web.Response:
+    """Load a model of the models directory into the running Rasa server."""
+    admin = await current_admin(request)
+    body = await json_body(request)
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip() or "/" in model:
+        raise InvalidInput("model must be a model's file name (relais-<sha12>.tar.gz) or the start of its hash",
+                           field="model")
+    change = await services(request).models.promote(model.strip(), by=f"admin:{admin.username}")
+    services(request).bot.forget_model()  # the next bot turn names the new model
+    return web.json_response(change.to_json())
+
+
+@routes.post("/api/admin/bot/rollback")
+async def rollback_bot_model(request: web.Request) -> web.Response:
+    """Load the model promoted before the current one."""
+    admin = await current_admin(request)
+    change = await services(request).models.rollback(by=f"admin:{admin.username}")
+    services(request).bot.forget_model()
+    return web.json_response(change.to_json())

@@ -145,6 +145,13 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
      ), 201),
     ("delete", "/api/admin/review/labels/{conversation_id}/{seq}", "Remove a label (admins)", "agent", None, 204),
     ("get", "/api/admin/review/stats", "Contained vs escalated per intent and week (admins; weeks, language)", "agent", None, 200),
+    ("get", "/api/admin/bot/models", "The bot's models, the current one, the one Rasa runs and the history (admins)",
+     "agent", None, 200),
+    ("post", "/api/admin/bot/model", "Promote a model into the running Rasa server without stopping it (admins; "
+     "404 unknown model, 502 Rasa could not load it)", "agent",
+     _object(["model"], model={"type": "string", "description": "relais-<sha12>.tar.gz or the start of its hash"}), 200),
+    ("post", "/api/admin/bot/rollback", "Load the model promoted before the current one (admins; 409 when there is none)",
+     "agent", None, 200),
     ("get", "/healthz", "Liveness: the process answers (no dependency is checked)", None, None, 200),
     ("get", "/readyz", "Readiness: store, Redis (when configured) and Rasa reachable; 503 names what is down", None, None, 200),
     ("get", "/metrics", "Prometheus metrics (text exposition format)", None, None, 200),

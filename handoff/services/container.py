@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from handoff.agents import AgentService
 from handoff.botbridge import BotBridge
+from handoff.botmodels import ModelPromoter
 from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
@@ -40,3 +41,4 @@ class Services:
     limits: RateLimits
     agent_admin: AgentAdmin
     review: ReviewService
+    models: ModelPromoter  # the bot's models: promote, roll back (handoff/botmodels.py)
