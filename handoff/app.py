@@ -30,6 +30,8 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.history import History
+from handoff.inbox import Inbox
 from handoff.observability.health import Check, Readiness
 from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
 from handoff.observability.metrics import Metrics
@@ -43,7 +45,9 @@ from handoff.routing.redis import RedisRoutingBackend
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
+from handoff.services.mail import Mailer
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -131,6 +135,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
             limits=limits,
+            history=History(conversations),
+            inbox=InboxService(Inbox(store), conversations, agents, Mailer(settings.smtp)),
         )
         await handoffs.restore()
         handoffs.start()

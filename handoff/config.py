@@ -63,6 +63,22 @@ class LimitSettings:
     bot_per_conversation: str = "1/second"  # turns sent to Rasa
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The SMTP server that sends advisors' answers to offline messages (`services/mail.py`).
+
+    No host: answering by email is refused with a clear error. The password is never logged
+    (its `repr` hides it)."""
+
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "relais@localhost"  # the From: address (`smtp.from` in endpoints.yml)
+    starttls: bool = True
+    timeout_seconds: float = 10.0
+
+
 LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
 Network = IPv4Network | IPv6Network
 
@@ -95,6 +111,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
 DEFAULTS = Settings()
@@ -182,6 +199,37 @@ def _networks(raw: Any, name: str) -> tuple[Network, ...]:
         raise ConfigError(f"{name}: {exc}") from None
 
 
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _smtp(raw: Mapping[str, Any], env: Mapping[str, str]) -> SmtpSettings:
+    default = SmtpSettings()
+    host = str(env.get("RELAIS_SMTP_HOST") or raw.get("host") or "") or None
+    port = _integer(raw.get("port", default.port), "relais.smtp.port", minimum=1)
+    if port > 65535:
+        raise ConfigError(f"relais.smtp.port must be 1-65535, got {port}")
+    sender = str(raw.get("from") or default.sender)
+    if "@" not in sender:
+        raise ConfigError(f"relais.smtp.from must be an email address, got {sender!r}")
+    return SmtpSettings(
+        host=host,
+        port=port,
+        username=str(raw.get("username") or "") or None,
+        password=str(env.get("RELAIS_SMTP_PASSWORD") or raw.get("password") or "") or None,
+        sender=sender,
+        starttls=_boolean(raw.get("starttls", default.starttls), "relais.smtp.starttls"),
+        timeout_seconds=_number(raw.get("timeout_seconds", default.timeout_seconds), "relais.smtp.timeout_seconds", minimum=0.1),
+    )
+
+
 def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """Build and validate settings from the `relais` section and an environment."""
     service = _section(raw, "service")
@@ -194,6 +242,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     privacy = _section(raw, "privacy")
     sessions = _section(raw, "sessions")
     limits = _limits(_section(raw, "limits"))
+    smtp = _smtp(_section(raw, "smtp"), env)
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -298,6 +347,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         ),
         limits=limits,
         trusted_proxies=trusted_proxies,
+        smtp=smtp,
     )
 
 

@@ -9,12 +9,14 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.history import History
 from handoff.observability.health import Readiness
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService
 from handoff.visitor_data import VisitorData
@@ -36,3 +38,5 @@ class Services:
     readiness: Readiness
     visitor_data: VisitorData
     limits: RateLimits
+    history: History
+    inbox: InboxService
