@@ -25,6 +25,16 @@ async def console(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(CONSOLE_DIR / "templates" / "console.html")
 
 
+@routes.get("/console/history")
+async def console_history(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(CONSOLE_DIR / "templates" / "history.html")
+
+
+@routes.get("/console/inbox")
+async def console_inbox(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(CONSOLE_DIR / "templates" / "inbox.html")
+
+
 def add_static_routes(app: web.Application) -> None:
     app.router.add_static("/widget/", WIDGET_DIR, show_index=False, follow_symlinks=False)
     app.router.add_static("/demo/", DEMO_DIR, show_index=False, follow_symlinks=False)
