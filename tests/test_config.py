@@ -98,3 +98,21 @@ def test_widget_origins_are_validated() -> None:
     assert settings_from_mapping({}, {}).widget_origins == ("*",)
     with pytest.raises(ConfigError, match="allowed_origins"):
         settings_from_mapping({"widget": {"allowed_origins": ["ftp://nope"]}}, {})
+
+
+def test_smtp_settings_from_the_file_and_the_environment_and_the_password_never_shown() -> None:
+    defaults = load_settings(DEFAULT_ENDPOINTS, env={}).smtp
+    assert (defaults.host, defaults.port, defaults.starttls, defaults.sender) == (None, 587, True, "relais@localhost")
+    raw = {"smtp": {"host": "mail.example", "port": 2525, "username": "relais", "password": "from-file",
+                    "from": "shop@example.org", "starttls": "false"}}
+    smtp = settings_from_mapping(raw, {}).smtp
+    assert (smtp.host, smtp.port, smtp.username, smtp.password, smtp.sender, smtp.starttls) == (
+        "mail.example", 2525, "relais", "from-file", "shop@example.org", False)
+    env = {"RELAIS_SMTP_HOST": "relay.internal", "RELAIS_SMTP_PASSWORD": "hunter2-secret"}
+    settings = settings_from_mapping(raw, env)
+    assert (settings.smtp.host, settings.smtp.password) == ("relay.internal", "hunter2-secret")
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.smtp)
+    for bad, named in (({"port": 0}, "relais.smtp.port"), ({"from": "nobody"}, "relais.smtp.from"),
+                       ({"starttls": "maybe"}, "relais.smtp.starttls")):
+        with pytest.raises(ConfigError, match=named):
+            settings_from_mapping({"smtp": bad}, {})
