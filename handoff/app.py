@@ -30,7 +30,6 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
-from handoff.history import History
 from handoff.inbox import Inbox
 from handoff.observability.health import Check, Readiness
 from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
@@ -45,6 +44,7 @@ from handoff.routing.redis import RedisRoutingBackend
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.history import History
 from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.mail import Mailer

@@ -11,8 +11,8 @@ from handoff.api.agents import answer
 from handoff.api.context import current_agent, services
 from handoff.api.payload import MAX_ID_LENGTH, json_body, optional_text, text_field
 from handoff.domain import InvalidInput
-from handoff.history import MAX_PAGE_SIZE, HistoryQuery
 from handoff.inbox import MAX_PAGE, InboxStatus
+from handoff.services.history import MAX_PAGE_SIZE, HistoryQuery
 
 routes = web.RouteTableDef()
 MAX_QUERY_LENGTH = 200

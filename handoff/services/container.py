@@ -9,13 +9,13 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
-from handoff.history import History
 from handoff.observability.health import Readiness
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
 from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.history import History
 from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.visitors import VisitorService

@@ -124,3 +124,18 @@ async def test_history_checks_its_parameters_and_needs_a_login(service_factory: 
     assert status == 401, body
     status, body = await service.call("GET", "/api/history", token=adv)
     assert status == 200 and body["conversations"] == [] and body["has_more"] is False
+
+
+async def test_an_ambassadors_text_search_cannot_probe_masked_personal_data(service_factory: ServiceFactory) -> None:
+    service = await service_factory()
+    await add_agent(service.settings, "amba", capacity=1)
+    await add_agent(service.settings, "adv", role=AgentRole.ADVISOR)
+    amba, adv = await service.go_online("amba"), await service.login("adv")
+    visitor = await _closed_chat(service, "amba", amba, "Write to zoe.martin@example.fr about the F45", "Done.")
+    cid = visitor["conversation_id"]
+    assert await _ids(service, adv, "?q=zoe.martin") == [cid]  # advisors see personal data
+    assert await _ids(service, amba, "?q=zoe.martin") == []  # masked for the ambassador: not findable
+    assert await _ids(service, amba, "?q=example.fr") == []
+    assert await _ids(service, amba, "?q=about%20the%20f45") == [cid]  # the rest of the text is
+    status, body = await service.call("GET", "/api/history", token=amba)
+    assert "zoe.martin" not in repr(body)  # the preview is masked too

@@ -9,7 +9,9 @@ part, the topic (the product category, `skill`) and when the conversation
 started (`since` inclusive, `until` exclusive); newest first, one page at a
 time. The filters and the order use the indexes of migration 0006; the text
 search scans the candidates' messages (no full-text index: PostgreSQL and SQLite
-alike).
+alike). An ambassador's text search matches what they can read: visitors' texts
+with personal data masked (`services/privacy.py`), so a search cannot probe an
+email or a card number the ambassador never sees.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from handoff.domain import (
     Forbidden,
     HandoffEventType,
 )
+from handoff.services.privacy import mask_personal_data, sees_personal_data
 from handoff.store.schema import agents, conversations, handoff_events, messages
 
 LIVE = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
 TOOK_PART = (HandoffEventType.ACCEPTED.value, HandoffEventType.CLAIMED.value)
 MAX_PAGE_SIZE = 100
 PREVIEW_LENGTH = 200
+MAX_MASKED_CANDIDATES = 5000  # an ambassador's text search is checked on at most this many conversations
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +99,21 @@ class History:
             where.append(conversations.c.created_at >= query.since)
         if query.until:
             where.append(conversations.c.created_at < query.until)
-        statement = (
+        base = (
             select(conversations, agents.c.display_name.label("agent_name"))
             .select_from(conversations.outerjoin(agents, agents.c.id == conversations.c.last_agent_id))
-            .where(*where)
             .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
-            .limit(query.limit + 1)
-            .offset(query.offset)
         )
         async with self.store.sessions() as session:
-            rows = (await session.execute(statement)).all()
-            page = rows[: query.limit]
+            if query.text and not sees_personal_data(agent):
+                # What an ambassador finds must be what they can read: the visitor's texts masked.
+                found = await self._masked_matches(session, where, query.text)
+                more = len(found) > query.offset + query.limit
+                page_ids = found[query.offset : query.offset + query.limit]
+                page = (await session.execute(base.where(conversations.c.id.in_(page_ids)))).all()
+            else:
+                rows = (await session.execute(base.where(*where).limit(query.limit + 1).offset(query.offset))).all()
+                page, more = rows[: query.limit], len(rows) > query.limit
             previews = await self._previews(session, [row.id for row in page])
         results = []
         for row in page:
@@ -117,7 +125,30 @@ class History:
                     "preview": previews.get(row.id),
                 }
             )
-        return results, len(rows) > query.limit
+        return results, more
+
+    async def _masked_matches(self, session: Any, where: list[ColumnElement[bool]], text: str) -> list[str]:
+        """The conversations (in the history's order) whose text contains `text` once the
+        visitor's personal data is masked; the SQL match on the stored text comes first."""
+        candidates = (
+            select(conversations.c.id, conversations.c.created_at)
+            .where(*where)
+            .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+            .limit(MAX_MASKED_CANDIDATES)
+        )
+        ordered = [row.id for row in (await session.execute(candidates)).all()]
+        if not ordered:
+            return []
+        matching = select(messages.c.conversation_id, messages.c.sender_kind, messages.c.text).where(
+            messages.c.conversation_id.in_(ordered), messages.c.text.ilike(_like(text), escape="\\")
+        )
+        wanted = text.casefold()
+        kept = {
+            row.conversation_id
+            for row in (await session.execute(matching)).all()
+            if wanted in (mask_personal_data(row.text) if row.sender_kind == "visitor" else row.text).casefold()
+        }
+        return [cid for cid in ordered if cid in kept]
 
     async def _previews(self, session: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Each conversation's first visitor message (what the visitor came for)."""
