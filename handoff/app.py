@@ -31,6 +31,7 @@ from handoff.botmodels import HISTORY_FILE, ModelPromoter, ModelShelf, RasaModel
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.inbox import Inbox
 from handoff.observability.health import Check, Readiness
 from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
 from handoff.observability.metrics import Metrics
@@ -45,7 +46,10 @@ from handoff.services.agent_admin import AgentAdmin
 from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.history import History
+from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
+from handoff.services.mail import Mailer
 from handoff.services.review import ReviewService
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
@@ -141,6 +145,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             agent_admin=AgentAdmin(agents, desk, bus),
             review=ReviewService(store, settings.review),
             models=ModelPromoter(ModelShelf(settings.models_dir), RasaModels(settings.rasa_url, settings.rasa_token)),
+            history=History(conversations),
+            inbox=InboxService(Inbox(store), conversations, agents, Mailer(settings.smtp)),
         )
         await handoffs.restore()
         handoffs.start()

@@ -153,6 +153,22 @@ class LimitSettings:
     bot_per_conversation: Limit = "1/second"  # turns sent to Rasa
 
 
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The SMTP server that sends advisors' answers to offline messages (`services/mail.py`).
+
+    No host: answering by email is refused with a clear error. The password is never logged
+    (its `repr` hides it)."""
+
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "relais@localhost"  # the From: address (`smtp.from` in endpoints.yml)
+    starttls: bool = True
+    timeout_seconds: float = 10.0
+
+
 LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
 
 
@@ -212,6 +228,7 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[Network, ...] = ()
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
 DEFAULTS = Settings()
@@ -284,6 +301,33 @@ class SessionsSection(_Section):
     idle_minutes: Annotated[float, Finite, Field(ge=1)] = DEFAULTS.agent_idle_timeout_seconds / 60
 
 
+_SMTP = SmtpSettings()
+
+
+def _email(value: str) -> str:
+    if "@" not in value:
+        raise ValueError(f"must be an email address, got {value!r}")
+    return value
+
+
+class SmtpSection(_Section):
+    host: Annotated[str | None, BeforeValidator(lambda v: v or None)] = env("RELAIS_SMTP_HOST", default=None)
+    port: Annotated[int, Finite, Field(ge=1, le=65535)] = _SMTP.port
+    username: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None
+    password: Annotated[str | None, BeforeValidator(lambda v: v or None)] = env(
+        "RELAIS_SMTP_PASSWORD", default=None, repr=False
+    )
+    sender: Annotated[str, AfterValidator(_email)] = Field(_SMTP.sender, alias="from")
+    starttls: bool = _SMTP.starttls
+    timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = _SMTP.timeout_seconds
+
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings(
+            host=self.host, port=self.port, username=self.username, password=self.password,
+            sender=self.sender, starttls=self.starttls, timeout_seconds=self.timeout_seconds,
+        )
+
+
 _ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("relais_environment")
 
 
@@ -303,6 +347,7 @@ class RelaisSection(BaseSettings):
     sessions: SessionsSection = Field(default_factory=SessionsSection)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    smtp: SmtpSection = Field(default_factory=lambda: SmtpSection.model_validate({}))
 
     @classmethod
     def settings_customise_sources(
@@ -411,6 +456,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         limits=section.limits,
         trusted_proxies=tuple(service.trusted_proxies),
         review=section.review,
+        smtp=section.smtp.settings(),
     )
 
 
@@ -430,6 +476,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
 
 REDACTED = "***"
 SECRET_SETTINGS = frozenset({"rasa_token"})  # shown as *** when set
+SECRET_FIELDS = frozenset({"password"})  # inside a section (smtp): shown as *** when set
 URL_SETTINGS = frozenset({"database_url", "redis_url", "rasa_url", "public_url"})  # their passwords hidden
 
 
@@ -461,6 +508,9 @@ def public_view(settings: Settings) -> dict[str, Any]:
         elif name in URL_SETTINGS:
             value = _without_password(str(value))
         elif hasattr(value, "__dataclass_fields__"):
-            value = {key: getattr(value, key) for key in value.__dataclass_fields__}
+            value = {
+                key: REDACTED if key in SECRET_FIELDS and getattr(value, key) else getattr(value, key)
+                for key in value.__dataclass_fields__
+            }
         view[name] = _plain(value)
     return view

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Executable, Result, Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,6 +155,11 @@ class UnitOfWork:
     def publish(self, channel: str, event: Event) -> None:
         """Publish `event` on `channel` after the commit (never if the unit fails)."""
         self.pending.append((channel, event))
+
+    async def execute(self, statement: Executable) -> Result[Any]:
+        """Another statement of this use case, in the unit's transaction (a table beside
+        the transcript, e.g. the offline messages' inbox: `handoff/inbox.py`)."""
+        return await self._session.execute(statement)
 
     async def get(self, conversation_id: str) -> Conversation:
         conversation = self.latest[conversation_id] = await _get(self._session, conversation_id)

@@ -1,7 +1,7 @@
 """A visitor's personal data in the store: export it, erase it, and let it expire.
 
 Everything the store keeps about a visitor hangs off their conversations (the
-conversation row, its messages, its handoff events), found by `visitor_id`.
+conversation row, its messages, its handoff events, its offline messages' inbox rows), found by `visitor_id`.
 `export` returns all of it as JSON; `erase` deletes all of it (a live
 conversation — waiting or held by an agent — must end first, so the router is
 never left holding a conversation the store forgot). `anonymise_older_than` is
@@ -32,6 +32,7 @@ from handoff.store.schema import (
     conversations,
     handoff_events,
     messages,
+    offline_messages,
     review_flags,
     review_labels,
 )
@@ -74,6 +75,10 @@ class VisitorData:
                 )
                 conversation["messages"] = [_json(m) for m in transcript]
                 conversation["handoff_events"] = [_json(e) for e in events]
+                filed = await session.execute(
+                    select(offline_messages).where(offline_messages.c.conversation_id == row.id).order_by(offline_messages.c.id)
+                )
+                conversation["offline_messages"] = [_json(f) for f in filed]
                 exported.append(conversation)
         return {"visitor_id": visitor_id, "conversations": exported}
 
@@ -91,6 +96,7 @@ class VisitorData:
             if live:
                 raise Conflict("end the visitor's live conversations first", conversation_ids=live)
             ids = [row.id for row in rows]
+            await session.execute(delete(offline_messages).where(offline_messages.c.conversation_id.in_(ids)))
             await session.execute(delete(messages).where(messages.c.conversation_id.in_(ids)))
             await session.execute(delete(handoff_events).where(handoff_events.c.conversation_id.in_(ids)))
             await session.execute(delete(conversations).where(conversations.c.id.in_(ids)))

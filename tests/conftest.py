@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.support.rasa",
     "tests.support.service",
     "tests.support.misbehaving_rasa",
+    "tests.support.smtp_sink",
     "tests.support.variants",
     "pytester",
 ]

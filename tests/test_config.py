@@ -144,6 +144,7 @@ def test_every_environment_variable_is_declared_once_on_its_setting() -> None:
     assert set(ENV_VARIABLES) == {
         "RELAIS_HOST", "RELAIS_PORT", "RELAIS_PUBLIC_URL", "RELAIS_TRUSTED_PROXIES", "DATABASE_URL", "REDIS_URL",
         "RASA_URL", "RASA_TOKEN", "RELAIS_WIDGET_ORIGINS", "RELAIS_LOG_FORMAT", "RELAIS_LOG_LEVEL",
+        "RELAIS_BOT_MODELS_DIR", "RELAIS_SMTP_HOST", "RELAIS_SMTP_PASSWORD",
     }
     settings = settings_from_mapping({}, {"RELAIS_HOST": "0.0.0.0", "RASA_TOKEN": "t", "RELAIS_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"})
     assert (settings.host, settings.rasa_token, settings.public_url) == ("0.0.0.0", "t", "http://0.0.0.0:8080")
@@ -157,3 +158,19 @@ def test_the_code_facing_sections_validate_and_can_be_replaced() -> None:
         RoutingSettings(sweep_interval_seconds=0)
     with pytest.raises(ValidationError):
         LimitSettings(socket_frames="often")
+def test_smtp_settings_from_the_file_and_the_environment_and_the_password_never_shown() -> None:
+    defaults = load_settings(DEFAULT_ENDPOINTS, env={}).smtp
+    assert (defaults.host, defaults.port, defaults.starttls, defaults.sender) == (None, 587, True, "relais@localhost")
+    raw = {"smtp": {"host": "mail.example", "port": 2525, "username": "relais", "password": "from-file",
+                    "from": "shop@example.org", "starttls": "false"}}
+    smtp = settings_from_mapping(raw, {}).smtp
+    assert (smtp.host, smtp.port, smtp.username, smtp.password, smtp.sender, smtp.starttls) == (
+        "mail.example", 2525, "relais", "from-file", "shop@example.org", False)
+    env = {"RELAIS_SMTP_HOST": "relay.internal", "RELAIS_SMTP_PASSWORD": "hunter2-secret"}
+    settings = settings_from_mapping(raw, env)
+    assert (settings.smtp.host, settings.smtp.password) == ("relay.internal", "hunter2-secret")
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.smtp)
+    for bad, named in (({"port": 0}, "relais.smtp.port"), ({"from": "nobody"}, "relais.smtp.from"),
+                       ({"starttls": "maybe"}, "relais.smtp.starttls")):
+        with pytest.raises(ConfigError, match=named):
+            settings_from_mapping({"smtp": bad}, {})

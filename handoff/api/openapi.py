@@ -53,6 +53,24 @@ SCHEMAS: dict[str, Any] = {
         last_seq={"type": "integer"},
         brand=_STRING,
     ),
+    "InboxItem": _object(
+        ["id", "conversation_id", "seq", "status", "created_at", "text"],
+        id={"type": "integer"},
+        conversation_id=_STRING,
+        seq={"type": "integer"},
+        status={"enum": ["open", "answered", "done"]},
+        created_at={"type": "string", "format": "date-time"},
+        text=_STRING,
+        email={"type": ["string", "null"]},
+        language={"enum": ["fr", "en"]},
+        visitor_id=_STRING,
+        page_url={"type": ["string", "null"]},
+        assigned_agent_id={"type": ["string", "null"]},
+        answered_by={"type": ["string", "null"]},
+        answered_at={"type": ["string", "null"], "format": "date-time"},
+        answer_seq={"type": ["integer", "null"]},
+        done_at={"type": ["string", "null"], "format": "date-time"},
+    ),
     "Agent": _object(
         ["id", "username", "role"],
         id=_STRING,
@@ -124,6 +142,15 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("delete", "/api/admin/agents/{agent_id}", "Remove an agent (admins; its sessions end; 409 for the last active admin)",
      "agent", None, 204),
     ("get", "/api/admin/settings", "The effective settings, secrets redacted (admins)", "agent", None, 200),
+    ("get", "/api/history", "Closed conversations this agent may read (ambassadors: their own), searched: "
+     "q (text), visitor (id prefix), agent (username or id), topic, since/until (dates), page, page_size", "agent", None, 200),
+    ("get", "/api/history/{conversation_id}", "One conversation of the history, read-only, with its transcript", "agent", None, 200),
+    ("get", "/api/inbox", "Offline messages (advisors/admins): status (open,answered,done), mine, limit, before", "agent", None, 200),
+    ("post", "/api/inbox/{item_id}/assign", "Assign an offline message to an advisor or admin (the caller by default)", "agent",
+     _object([], agent_id=_STRING), 200),
+    ("post", "/api/inbox/{item_id}/answer", "Answer an offline message by email; recorded in the conversation once sent "
+     "(503 mail_unavailable: nothing recorded)", "agent", _object(["text"], text=_TEXT), 200),
+    ("post", "/api/inbox/{item_id}/done", "Mark an offline message done", "agent", None, 200),
     ("get", "/api/admin/visitors/{visitor_id}", "Export everything stored about a visitor (admins)", "agent", None, 200),
     ("delete", "/api/admin/visitors/{visitor_id}", "Erase everything stored about a visitor (admins; 409 while a conversation is live)",
      "agent", None, 200),
@@ -170,7 +197,7 @@ def build_document() -> dict[str, Any]:
         }
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": _STRING}
-            for name in ("conversation_id", "visitor_id", "agent_id", "seq") if "{" + name + "}" in path
+            for name in ("conversation_id", "visitor_id", "agent_id", "seq", "item_id") if "{" + name + "}" in path
         ]
         if not operation["parameters"]:
             del operation["parameters"]

@@ -29,9 +29,21 @@ async def console(request: web.Request) -> web.StreamResponse:
 async def console_admin(request: web.Request) -> web.StreamResponse:
     """The admins' page (agents, settings); its API answers 403 to anyone else."""
     return web.FileResponse(CONSOLE_DIR / "templates" / "admin.html")
+
+
 @routes.get("/console/review")
 async def review_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(CONSOLE_DIR / "templates" / "review.html")
+
+
+@routes.get("/console/history")
+async def console_history(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(CONSOLE_DIR / "templates" / "history.html")
+
+
+@routes.get("/console/inbox")
+async def console_inbox(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(CONSOLE_DIR / "templates" / "inbox.html")
 
 
 def add_static_routes(app: web.Application) -> None:

@@ -17,6 +17,8 @@ from handoff.routing.engine import RoutingEngine
 from handoff.services.agent_admin import AgentAdmin
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.history import History
+from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.review import ReviewService
 from handoff.services.visitors import VisitorService
@@ -42,3 +44,5 @@ class Services:
     agent_admin: AgentAdmin
     review: ReviewService
     models: ModelPromoter  # the bot's models: promote, roll back (handoff/botmodels.py)
+    history: History
+    inbox: InboxService

@@ -33,6 +33,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Thank you, your message has been saved. We will answer you at {email}.",
         "fr": "Merci, votre message est bien enregistré. Nous vous répondrons à {email}.",
     },
+    "offline_answer_subject": {
+        "en": "Answer to your message",
+        "fr": "Réponse à votre message",
+    },
+    "offline_answer_body": {
+        "en": "Hello,\n\n{answer}\n\n{name}\n\n---\nYour message:\n{question}\n",
+        "fr": "Bonjour,\n\n{answer}\n\n{name}\n\n---\nVotre message :\n{question}\n",
+    },
     "bot_unavailable": {
         "en": "Our assistant is unavailable at the moment. Your message is saved. Would you like to talk to a person?",
         "fr": "Notre assistant est momentanément indisponible. Votre message est bien enregistré. Voulez-vous parler à une personne ?",

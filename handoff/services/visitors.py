@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from handoff import inbox
 from handoff.botbridge import BotBridge, BotUnavailable
 from handoff.botswitch import BotLeash
 from handoff.conversations import ConversationService
@@ -255,6 +256,7 @@ class VisitorService:
                 conversation.id, SenderKind.VISITOR, text, sender_id=conversation.visitor_id,
                 data={"offline_message": True, "email": email},
             )
+            await inbox.file(unit, conversation.id, message.seq)
             updated = await unit.update(conversation.id, status=ConversationStatus.OFFLINE_MESSAGE, offline_email=email)
             await unit.record_event(conversation.id, HandoffEventType.OFFLINE_MESSAGE, data={"email": email})
             await unit.append(

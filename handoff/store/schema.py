@@ -59,6 +59,10 @@ conversations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("brand", String(32), nullable=False, server_default="default"),
+    # Migration 0006: what the history's search filters and sorts on.
+    Index(None, "created_at"),
+    Index(None, "last_agent_id"),
+    Index(None, "skill"),
 )
 
 messages = Table(
@@ -91,6 +95,27 @@ handoff_events = Table(
     Column("data", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "conversation_id", "id"),
+    Index(None, "agent_id", "type"),  # migration 0006: the conversations an agent took (history)
+)
+
+# Migration 0006: the offline messages' inbox. One row per message a visitor left
+# when nobody could answer (the text stays in `messages`, at `seq`); its state in
+# the advisors' inbox, and the transcript entry of the answer sent by email.
+offline_messages = Table(
+    "offline_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # open | answered | done
+    Column("assigned_agent_id", String(ID_LENGTH), nullable=True),
+    Column("answered_by", String(ID_LENGTH), nullable=True),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("answer_seq", Integer, nullable=True),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "status", "id"),
 )
 
 agents = Table(

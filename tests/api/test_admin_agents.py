@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from handoff.config import SmtpSettings
 from handoff.domain import AgentRole
 from tests.support.service import PASSWORD, RunningService, ServiceFactory, add_agent, agent_socket
 
@@ -283,7 +284,8 @@ async def test_a_change_that_lowers_no_rights_keeps_the_session(service_factory:
 
 
 async def test_settings_are_shown_with_secrets_redacted(service_factory: ServiceFactory) -> None:
-    service = await service_factory(rasa_token="a-very-secret-token")
+    smtp = SmtpSettings(host="127.0.0.1", password="an-smtp-secret")
+    service = await service_factory(rasa_token="a-very-secret-token", smtp=smtp)
     tokens = await _with_roles(service)
     status, body = await service.call("GET", "/api/admin/settings", token=tokens["admin"])
     assert status == 200, body
@@ -292,6 +294,7 @@ async def test_settings_are_shown_with_secrets_redacted(service_factory: Service
     assert settings["routing"]["sweep_interval_seconds"] == service.settings.routing.sweep_interval_seconds
     assert settings["limits"]["login_per_ip"] == service.settings.limits.login_per_ip
     assert "a-very-secret-token" not in str(body)
+    assert settings["smtp"]["password"] == "***" and "an-smtp-secret" not in str(body)
     database = service.settings.database_url
     if "@" in database and ":" in database.split("://", 1)[1].split("@")[0]:
         assert database.split("://", 1)[1].split("@")[0].split(":", 1)[1] not in str(body)

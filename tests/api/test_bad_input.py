@@ -97,7 +97,8 @@ async def test_openapi_document_lists_the_contract(service: RunningService) -> N
     status, document = await service.call("GET", "/api/openapi.json")
     assert status == 200
     for path in ("/api/visitor/conversations", "/api/agents/login", "/api/queue", "/api/availability",
-                 "/api/conversations/{conversation_id}/transcript"):
+                 "/api/conversations/{conversation_id}/transcript", "/api/history", "/api/history/{conversation_id}",
+                 "/api/inbox", "/api/inbox/{item_id}/answer"):
         assert path in document["paths"]
 
 
