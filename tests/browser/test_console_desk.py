@@ -78,7 +78,7 @@ async def test_the_offer_card_the_visitor_panel_and_the_rating(service: BrowserS
     await expect(panel).to_be_visible()
     await expect(panel.locator(".pages li")).to_have_count(1)
     await expect(panel.locator(".visitor-facts")).to_contain_text("English")
-    short = (await panel.locator("#visitor-panel-title").inner_text()).split()[-1]
+    short = str(await panel.locator("#visitor-panel-title").text_content()).split()[-1]
     await expect(console.locator("#chat-title")).to_contain_text(short)
     await expect(console.locator(f"#chat-tabs [data-conversation-id='{cid}'] .tab-id")).to_have_text(short)
 
@@ -125,7 +125,7 @@ async def test_the_live_list_follows_a_close_at_once_and_filters(service: Browse
     jules = await service.token("jules")
     status, _ = await service.call("POST", "/api/agents/me/presence", token=jules, json={"status": "online"})
     assert status == 200
-    context = await new_context(browser)
+    context = await new_context(browser, viewport={"width": 1280, "height": 1100})  # room for the whole side bar
     advisor = await console_login(context, service, "vera", online=False)
 
     # Several visitors wait (one is offered to jules, who takes it); French and English.
@@ -160,7 +160,7 @@ async def test_the_live_list_follows_a_close_at_once_and_filters(service: Browse
     queued = card(advisor, "queue", visitors[1]["conversation_id"])
     await expect(queued.locator(".question")).to_contain_text("Question 1")
     await audit(advisor, "console desk, supervision")
-    await advisor.screenshot(path=shot_path("console-live-list"), full_page=True)
+    await advisor.screenshot(path=shot_path("console-live-list"))
     shoot_to_docs("console-live-list")
 
     # jules closes: the row leaves the advisor's list on the pushed event, with no re-read of the list.

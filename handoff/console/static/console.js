@@ -940,8 +940,8 @@
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const items = [];
     const notices = [...chat.notices];
-    const noticeNode = (n) => el("div", { class: `msg system notice ${n.kind}`, role: "status" },
-      el("div", { class: "meta" }, el("time", { datetime: n.at, text: clock().format(new Date(n.at)) })), el("div", { class: "text", text: n.text }));
+    const noticeNode = (n) => el("div", { class: `msg system notice ${n.kind}` },
+      el("div", { class: "text" }, el("time", { datetime: n.at, text: clock().format(new Date(n.at)) }), " — ", n.text));
     for (const m of [...chat.messages.values()].sort((a, b) => a.seq - b.seq)) {
       while (notices.length && notices[0].afterSeq < m.seq) items.push(noticeNode(notices.shift()));
       items.push(el("div", { class: `msg ${m.sender_kind}`, "data-seq": String(m.seq), "data-sender": m.sender_kind },
