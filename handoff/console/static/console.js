@@ -184,6 +184,7 @@
     ratings: [],          // the latest ratings of this agent's chats (pushed)
     filters: { live: { language: "", pool: "", status: "" }, queue: { language: "", pool: "", status: "" } },
     expanded: new Set(),  // compact rows opened (conversation ids)
+    liveDuringRead: null, // live_conversation events received while the live list is read
     bot: null,            // the bot's switches (admins only): {enabled, disabled_intents}
     socket: null, retries: 0, reconnectTimer: null,
   };
@@ -333,8 +334,18 @@
   }
   setInterval(() => { if (state.agent) refreshTeam(); }, 30000);
 
+  // The list read at start-up or after a reconnection; live_conversation events that arrive
+  // while it is being read are applied again on top of it (they may be newer than the read).
   async function refreshLive() {
-    try { state.live = (await api("GET", "/api/conversations?status=live")).conversations; renderLive(); } catch { /* next time */ }
+    const during = [];
+    state.liveDuringRead = during;
+    try {
+      state.live = (await api("GET", "/api/conversations?status=live")).conversations;
+      for (const conversation of during) applyLive(conversation);
+      renderLive();
+    } catch { /* next time */ } finally {
+      if (state.liveDuringRead === during) state.liveDuringRead = null;
+    }
   }
 
   // ------------------------------------------------------------ the bot's switches (admins)
@@ -726,11 +737,17 @@
   // ------------------------------------------------------------ supervision: pushed, one conversation at a time
   const LIVE = new Set(["waiting", "assigned"]);
   function onLive(conversation) {
+    if (state.liveDuringRead) state.liveDuringRead.push(conversation);
+    applyLive(conversation);
+    renderLive();
+  }
+
+  function applyLive(conversation) {
     const index = state.live.findIndex((c) => c.id === conversation.id);
+    if (index >= 0 && new Date(state.live[index].updated_at) > new Date(conversation.updated_at)) return; // an older change
     if (!LIVE.has(conversation.status)) { if (index >= 0) state.live.splice(index, 1); }
     else if (index >= 0) state.live[index] = conversation;
     else state.live.push(conversation);
-    renderLive();
   }
 
   // ------------------------------------------------------------ the visitor left / came back
