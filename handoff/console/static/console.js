@@ -799,11 +799,22 @@
   }
 
   // ------------------------------------------------------------ the visitor panel
+  // Only the latest read applies; a page pushed while it was in flight is kept (the read may predate it).
   async function loadPanel(chat) {
     if (chat.mode === "past") return;
+    const seq = (chat.panelSeq = (chat.panelSeq || 0) + 1);
+    let panel = null;
     try {
-      chat.panel = await api("GET", `/api/conversations/${chat.id}/visitor`);
-    } catch { chat.panel = null; } // not (or no longer) this agent's to see
+      panel = await api("GET", `/api/conversations/${chat.id}/visitor`);
+    } catch { panel = null; } // not (or no longer) this agent's to see
+    if (seq !== chat.panelSeq) return;
+    chat.panelSeq = 0;
+    const latest = chat.conversation.page_url;
+    const last = panel && panel.pages.at(-1);
+    if (panel && latest && (!last || (last.url !== latest && new Date(chat.conversation.updated_at) > new Date(last.at)))) {
+      panel.pages.push({ url: latest, at: chat.conversation.updated_at });
+    }
+    chat.panel = panel;
     if (chat.id === state.selected) renderPanel();
   }
 
@@ -874,7 +885,7 @@
     state.selected = id;
     const chat = state.chats.get(id);
     if (chat) chat.unread = 0;
-    if (chat && !chat.panel && chat.mode !== "past") loadPanel(chat);
+    if (chat && !chat.panel && !chat.panelSeq && chat.mode !== "past") loadPanel(chat);
     renderTabs();
     renderChat();
     stopBlink();
