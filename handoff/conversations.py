@@ -40,12 +40,14 @@ from handoff.domain import (
     SenderKind,
     Unauthorized,
 )
-from handoff.events import ConversationChanged, Event, MessageAdded
+from handoff.events import ConversationChanged, Event, LiveConversationChanged, MessageAdded
 from handoff.observability.metrics import Metrics
-from handoff.realtime import EventBus, conversation_channel
+from handoff.realtime import SUPERVISION_CHANNEL, EventBus, conversation_channel
 from handoff.store import Store, as_utc, utcnow
 from handoff.store.schema import conversations, handoff_events, messages
 from handoff.tokens import new_id, new_secret, secret_hash
+
+LIVE_STATUSES = frozenset({ConversationStatus.WAITING, ConversationStatus.ASSIGNED})
 
 DEFAULT_PAGE = 500
 # Where a wait for a person begins (the pool is in the event's data, a requeue keeps the last one).
@@ -180,6 +182,7 @@ class UnitOfWork:
         self, conversation_id: str, expected: frozenset[ConversationStatus] | None, changes: Mapping[str, Any]
     ) -> Conversation:
         values = _column_values(changes)
+        before = self.latest.get(conversation_id)
         condition = conversations.c.id == conversation_id
         if expected is not None:
             condition = and_(condition, conversations.c.status.in_([s.value for s in expected]))
@@ -192,6 +195,11 @@ class UnitOfWork:
                 status=conversation.status.value,
             )
         self.publish(conversation_channel(conversation_id), ConversationChanged.of(conversation))
+        # Supervision's live list: every change of a live conversation, and a conversation
+        # leaving the list (closed, back to the bot …), pushed at once.
+        was_live = before is None or before.status in LIVE_STATUSES
+        if conversation.status in LIVE_STATUSES or ("status" in changes and was_live):
+            self.publish(SUPERVISION_CHANNEL, LiveConversationChanged.of(conversation))
         return conversation
 
     async def append(
@@ -319,6 +327,11 @@ class ConversationService:
         }
         async with self.store.sessions.begin() as session:
             await session.execute(insert(conversations).values(**values))
+            if page_url:  # the first page seen, for the visitor panel
+                await session.execute(insert(handoff_events).values(
+                    conversation_id=values["id"], type=HandoffEventType.PAGE_VIEWED.value, agent_id=None,
+                    data={"url": page_url}, created_at=now,
+                ))
             return await _get(session, str(values["id"])), token
 
     async def get(self, conversation_id: str) -> Conversation:
@@ -343,6 +356,28 @@ class ConversationService:
             query = query.where(conversations.c.status.in_([s.value for s in statuses]))
         if agent_id is not None:
             query = query.where(conversations.c.assigned_agent_id == agent_id)
+        async with self.store.sessions() as session:
+            return [_conversation(row) for row in (await session.execute(query)).all()]
+
+    async def of_visitor(self, visitor_id: str, *, limit: int = 50) -> builtins.list[Conversation]:
+        """This visitor's conversations, newest first."""
+        query = (
+            select(conversations)
+            .where(conversations.c.visitor_id == visitor_id)
+            .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+            .limit(limit)
+        )
+        async with self.store.sessions() as session:
+            return [_conversation(row) for row in (await session.execute(query)).all()]
+
+    async def rated_for(self, agent_id: str, *, limit: int = 20) -> builtins.list[Conversation]:
+        """The conversations this agent held last that the visitor rated, latest first."""
+        query = (
+            select(conversations)
+            .where(conversations.c.last_agent_id == agent_id, conversations.c.rating.is_not(None))
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+            .limit(limit)
+        )
         async with self.store.sessions() as session:
             return [_conversation(row) for row in (await session.execute(query)).all()]
 

@@ -85,6 +85,7 @@ class HandoffEventType(enum.StrEnum):
     RELEASED = "released"  # back to the bot after a human closed
     CLOSED = "closed"
     RATED = "rated"
+    PAGE_VIEWED = "page_viewed"  # the page the visitor was on (data: url), for the visitor panel
 
 
 class HandoffReason(enum.StrEnum):

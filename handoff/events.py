@@ -111,6 +111,17 @@ class AvailabilityChanged(Event):
     pools: JsonObject
 
 
+@dataclass(frozen=True, slots=True)
+class VisitorPresence(Event):
+    """The visitor's widget opened (`present`: true) or lost (false) its last socket on an
+    instance: the visitor left the site or came back (docs/console.md)."""
+
+    type: ClassVar[str] = "visitor_presence"
+    audience: ClassVar[str] = AGENT
+    conversation_id: str
+    present: bool
+
+
 # --- one agent ------------------------------------------------------------------------
 
 
@@ -151,6 +162,32 @@ class Unassigned(Event):
     audience: ClassVar[str] = AGENT
     conversation_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RatingReceived(Event):
+    """The visitor rated a chat this agent held last (`rating` 1–5, `rating_comment` or null)."""
+
+    type: ClassVar[str] = "rating"
+    audience: ClassVar[str] = AGENT
+    conversation_id: str
+    visitor_id: str
+    rating: int
+    rating_comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConversationChanged(Event):
+    """Supervision: a conversation entered, changed in or left the live list (`conversation`:
+    Conversation; a status other than waiting or assigned means it left)."""
+
+    type: ClassVar[str] = "live_conversation"
+    audience: ClassVar[str] = AGENT
+    conversation: JsonObject
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> LiveConversationChanged:
+        return cls(conversation.to_json())
 
 
 # --- the queue, for consoles ------------------------------------------------------------
@@ -262,10 +299,13 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     Typing,
     QueuePosition,
     AvailabilityChanged,
+    VisitorPresence,
     OfferMade,
     OfferRevoked,
     AssignedToAgent,
     Unassigned,
+    RatingReceived,
+    LiveConversationChanged,
     QueueSnapshot,
     QueueEntryAdded,
     QueueEntryUpdated,

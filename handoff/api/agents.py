@@ -182,3 +182,24 @@ async def live(request: web.Request) -> web.Response:
         raise InvalidInput("status must be live", field="status")
     conversations = await services(request).desk.live(agent)
     return answer(agent, {"conversations": [c.to_json() for c in conversations]})
+
+
+@routes.get("/api/conversations/{conversation_id}/visitor")
+async def visitor_panel(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return answer(agent, await services(request).desk.visitor_panel(agent, request.match_info["conversation_id"]))
+
+
+@routes.get("/api/conversations/{conversation_id}/visitor/conversations/{previous_id}")
+async def previous_conversation(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = await services(request).desk.previous_conversation(
+        agent, request.match_info["conversation_id"], request.match_info["previous_id"]
+    )
+    return answer(agent, body)
+
+
+@routes.get("/api/agents/me/ratings")
+async def my_ratings(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return answer(agent, {"ratings": await services(request).desk.ratings(agent)})

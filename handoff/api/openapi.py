@@ -151,6 +151,12 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("post", "/api/inbox/{item_id}/answer", "Answer an offline message by email; recorded in the conversation once sent "
      "(503 mail_unavailable: nothing recorded)", "agent", _object(["text"], text=_TEXT), 200),
     ("post", "/api/inbox/{item_id}/done", "Mark an offline message done", "agent", None, 200),
+    ("get", "/api/conversations/{conversation_id}/visitor",
+     "The visitor panel: pages seen, language, visit start, previous conversations, offline messages "
+     "(the agent holding the conversation, or advisors/admins)", "agent", None, 200),
+    ("get", "/api/conversations/{conversation_id}/visitor/conversations/{previous_id}",
+     "One of the visitor's previous conversations, read-only (same access as the visitor panel)", "agent", None, 200),
+    ("get", "/api/agents/me/ratings", "The latest ratings and comments of the chats I answered", "agent", None, 200),
     ("get", "/api/admin/visitors/{visitor_id}", "Export everything stored about a visitor (admins)", "agent", None, 200),
     ("delete", "/api/admin/visitors/{visitor_id}", "Erase everything stored about a visitor (admins; 409 while a conversation is live)",
      "agent", None, 200),
@@ -197,7 +203,8 @@ def build_document() -> dict[str, Any]:
         }
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": _STRING}
-            for name in ("conversation_id", "visitor_id", "agent_id", "seq", "item_id") if "{" + name + "}" in path
+            for name in ("conversation_id", "visitor_id", "agent_id", "seq", "item_id", "previous_id")
+            if "{" + name + "}" in path
         ]
         if not operation["parameters"]:
             del operation["parameters"]

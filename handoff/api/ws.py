@@ -73,14 +73,16 @@ from handoff.events import (
 from handoff.realtime import (
     AGENTS_CHANNEL,
     AVAILABILITY_CHANNEL,
+    SUPERVISION_CHANNEL,
     Subscription,
     agent_channel,
     conversation_channel,
 )
 from handoff.services.container import Services
-from handoff.services.desk import AgentQueueView
+from handoff.services.desk import AgentQueueView, is_supervisor
 from handoff.services.limits import RateLimits
 from handoff.services.privacy import redact_for
+from handoff.services.visitor_presence import VisitorSockets
 from handoff.tokens import secret_hash
 from handoff.unavailable import describe, unavailable_dependency
 
@@ -218,11 +220,13 @@ class OpenSockets:
 
 
 OPEN_SOCKETS = web.AppKey("open_sockets", OpenSockets)
+VISITOR_SOCKETS = web.AppKey("visitor_sockets", VisitorSockets)
 
 
 def track_sockets(app: web.Application, close_timeout: float) -> None:
     """Keep the app's open sockets; close them first when the app shuts down."""
     app[OPEN_SOCKETS] = OpenSockets()
+    app[VISITOR_SOCKETS] = VisitorSockets()
 
     async def on_shutdown(app: web.Application) -> None:
         await app[OPEN_SOCKETS].close_all(close_timeout)
@@ -318,8 +322,13 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
         if isinstance(frame, TypingFrame):
             await svc.visitors.typing(conversation, frame.typing)
 
-    with svc.metrics.socket_open("visitor"):
-        await _run(session, subscription, _passthrough, on_frame)
+    present = request.app[VISITOR_SOCKETS]
+    await present.opened(svc.bus, conversation.id)
+    try:
+        with svc.metrics.socket_open("visitor"):
+            await _run(session, subscription, _passthrough, on_frame)
+    finally:
+        await present.closed(svc.bus, conversation.id)
     return socket
 
 
@@ -355,7 +364,8 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                        frames=FrameLimit(svc.limits))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.
-    subscription = await svc.bus.subscribe(agent_channel(agent.id), AGENTS_CHANNEL)
+    channels = [agent_channel(agent.id), AGENTS_CHANNEL] + ([SUPERVISION_CHANNEL] if is_supervisor(agent) else [])
+    subscription = await svc.bus.subscribe(*channels)
     queue = AgentQueueView(svc.desk, agent)
     try:
         held, offers = await svc.desk.my_conversations(agent)

@@ -6,7 +6,8 @@ subscriber that misses events can always catch up by reading the store.
 Channels: `conversation:{id}` (transcript and status of one conversation),
 `agent:{id}` (offers and assignments for one agent), `agents` (queue and presence,
 for every console), `bot` (the bot's switches, between instances only),
-`availability` (who can answer, for every visitor socket).
+`availability` (who can answer, for every visitor socket), `supervision` (every change of a
+live conversation, for advisors' and admins' consoles).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from handoff.events import Event as Event  # re-exported: what the bus carries
 AGENTS_CHANNEL = "agents"
 BOT_CHANNEL = "bot"
 AVAILABILITY_CHANNEL = "availability"  # who can answer, for every visitor socket
+SUPERVISION_CHANNEL = "supervision"  # live conversations' changes, for supervisors' consoles
 
 
 def conversation_channel(conversation_id: str) -> str:

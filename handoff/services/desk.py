@@ -16,7 +16,9 @@ from handoff.domain import (
     ConversationStatus,
     DomainError,
     Forbidden,
+    HandoffEventType,
     Message,
+    NotFound,
     Presence,
 )
 from handoff.events import (
@@ -31,11 +33,21 @@ from handoff.events import (
 )
 from handoff.realtime import AGENTS_CHANNEL, EventBus, agent_channel, conversation_channel
 from handoff.services.handoffs import HandoffCoordinator
+from handoff.services.privacy import sees_personal_data
 from handoff.tokens import secret_hash
 
 LIVE_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 SUPERVISOR_QUEUE_LIMIT = 200  # supervisors see every waiting conversation, up to this many
 TAKEABLE_LIMIT = 100
+PREVIOUS_LIMIT = 20  # a visitor's previous conversations shown in the visitor panel
+RATINGS_LIMIT = 20
+VISIT_GAP_SECONDS = 30 * 60  # conversations closer than this belong to one visit (time on site)
+SHORT_ID_LENGTH = 6
+
+
+def short_visitor_id(visitor_id: str) -> str:
+    """The short id a visitor goes by everywhere in the console (header, tabs, lists)."""
+    return visitor_id[-SHORT_ID_LENGTH:]
 
 
 def is_supervisor(agent: Agent) -> bool:
@@ -160,6 +172,95 @@ class AgentDesk:
         if not is_supervisor(agent):
             raise Forbidden("supervision is for advisors")
         return await self.conversations.list(statuses=LIVE_STATUSES)
+
+    async def _with_visitor_panel(self, agent: Agent, conversation_id: str) -> Conversation:
+        """The conversation, if this agent may see its visitor: its holder, or a supervisor."""
+        conversation = await self.conversations.get(conversation_id)
+        if is_supervisor(agent):
+            return conversation
+        if conversation.status is ConversationStatus.ASSIGNED and conversation.assigned_agent_id == agent.id:
+            return conversation
+        raise Forbidden("only the agent holding this conversation, or an advisor, can see its visitor")
+
+    async def visitor_panel(self, agent: Agent, conversation_id: str) -> dict[str, Any]:
+        """What the console's visitor panel shows beside a chat: pages seen in this
+        conversation, language, when the visit began, the visitor's previous conversations
+        (who answered, outcome, rating) and the offline messages they left."""
+        conversation = await self._with_visitor_panel(agent, conversation_id)
+        events = await self.conversations.events(conversation.id)
+        pages = [
+            {"url": str(e.data["url"]), "at": e.created_at.isoformat()}
+            for e in events
+            if e.type is HandoffEventType.PAGE_VIEWED and e.data.get("url")
+        ]
+        if not pages and conversation.page_url:  # a conversation started before pages were kept
+            pages = [{"url": conversation.page_url, "at": conversation.created_at.isoformat()}]
+        others = [
+            c for c in await self.conversations.of_visitor(conversation.visitor_id, limit=PREVIOUS_LIMIT + 1)
+            if c.id != conversation.id
+        ][:PREVIOUS_LIMIT]
+        visit_started = conversation.created_at
+        for earlier in others:  # newest first: walk back while conversations follow each other closely
+            if earlier.created_at >= visit_started:
+                continue
+            if (visit_started - earlier.updated_at).total_seconds() > VISIT_GAP_SECONDS:
+                break
+            visit_started = earlier.created_at
+        names = {a.id: a for a in await self.agents.list()}
+        previous = []
+        for c in others:
+            who = names.get(c.last_agent_id) if c.last_agent_id else None
+            previous.append({
+                "id": c.id,
+                "created_at": c.created_at.isoformat(),
+                "updated_at": c.updated_at.isoformat(),
+                "status": c.status.value,
+                "language": c.language,
+                "skill": c.skill,
+                "agent": {"id": who.id, "display_name": who.display_name, "role": who.role.value} if who else None,
+                "outcome": c.outcome,
+                "rating": c.rating,
+                "rating_comment": c.rating_comment,
+            })
+        offline = []
+        for c in [conversation, *others]:
+            if c.offline_email is None:
+                continue
+            for m in await self.conversations.messages(c.id):
+                if m.sender_kind.value == "visitor" and m.data.get("offline_message"):
+                    item = {"conversation_id": c.id, "created_at": m.created_at.isoformat(),
+                            "sender_kind": "visitor", "text": m.text}
+                    if sees_personal_data(agent):
+                        item["email"] = c.offline_email
+                    offline.append(item)
+        return {
+            "conversation_id": conversation.id,
+            "visitor": {"id": conversation.visitor_id, "short_id": short_visitor_id(conversation.visitor_id)},
+            "language": conversation.language,
+            "page_url": conversation.page_url,
+            "pages": pages,
+            "conversation_started_at": conversation.created_at.isoformat(),
+            "visit_started_at": visit_started.isoformat(),
+            "previous": previous,
+            "offline_messages": offline,
+        }
+
+    async def previous_conversation(self, agent: Agent, conversation_id: str, previous_id: str) -> dict[str, Any]:
+        """One of the visitor's previous conversations, read-only, from the visitor panel."""
+        conversation = await self._with_visitor_panel(agent, conversation_id)
+        previous = await self.conversations.get(previous_id)
+        if previous.visitor_id != conversation.visitor_id or previous.id == conversation.id:
+            raise NotFound("not a previous conversation of this visitor", conversation_id=previous_id)
+        messages = await self.conversations.messages(previous.id)
+        return {"conversation": previous.to_json(), "messages": [m.to_json() for m in messages]}
+
+    async def ratings(self, agent: Agent) -> list[dict[str, Any]]:
+        """The latest ratings (and comments) of the chats this agent answered last."""
+        return [
+            {"conversation_id": c.id, "visitor_id": c.visitor_id, "rating": c.rating,
+             "rating_comment": c.rating_comment, "at": c.updated_at.isoformat()}
+            for c in await self.conversations.rated_for(agent.id, limit=RATINGS_LIMIT)
+        ]
 
     async def transcript(self, agent: Agent, conversation_id: str) -> dict[str, Any]:
         if not is_supervisor(agent):

@@ -57,8 +57,8 @@ from handoff.domain import (
     Pool,
     SenderKind,
 )
-from handoff.events import Typing
-from handoff.realtime import EventBus, conversation_channel
+from handoff.events import RatingReceived, Typing
+from handoff.realtime import EventBus, agent_channel, conversation_channel
 from handoff.services import texts
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
@@ -238,7 +238,13 @@ class VisitorService:
         return await self.handoffs.request(conversation, replace(request, pool=chosen))
 
     async def set_page(self, conversation: Conversation, page_url: str) -> Conversation:
-        return await self.conversations.update(conversation.id, page_url=page_url)
+        """The visitor is on another page: the conversation shows it live, and the page is
+        kept in the list of pages seen (the agents' visitor panel)."""
+        async with self.conversations.unit_of_work() as unit:
+            updated = await unit.update(conversation.id, page_url=page_url)
+            if conversation.page_url != page_url:
+                await unit.record_event(conversation.id, HandoffEventType.PAGE_VIEWED, data={"url": page_url})
+        return updated
 
     async def typing(self, conversation: Conversation, typing: bool) -> None:
         await self.bus.publish(
@@ -275,6 +281,10 @@ class VisitorService:
             updated = await unit.update(conversation.id, rating=rating, rating_comment=comment or None)
             await unit.record_event(
                 conversation.id, HandoffEventType.RATED, agent_id=conversation.last_agent_id, data={"rating": rating}
+            )
+            unit.publish(  # the agent sees the rating (and comment) their chat received
+                agent_channel(conversation.last_agent_id),
+                RatingReceived(conversation.id, conversation.visitor_id, rating, comment or None),
             )
         return updated
 

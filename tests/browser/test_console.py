@@ -133,7 +133,7 @@ async def test_supervision_transfer_takeover_and_unread_counts(service: BrowserS
     await ambassador.locator("#transfer-form button[type=submit]").click()
     await expect(tab(ambassador, first_id)).to_have_count(0)
     offer = card(advisor, "offers", first_id)
-    await expect(offer).to_contain_text("note: Asks about an order, not product advice")
+    await expect(offer).to_contain_text("Colleague's note: Asks about an order, not product advice")
     await audit(advisor, "console, transferred offer with a note")
     await offer.get_by_role("button", name="Accept").click()
     await expect(tab(advisor, first_id)).to_have_attribute("aria-selected", "true")

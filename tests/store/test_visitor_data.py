@@ -47,7 +47,10 @@ async def test_export_holds_everything_about_the_visitor_and_nothing_else(
     assert [c["id"] for c in exported["conversations"]] == ids
     first = exported["conversations"][0]
     assert [m["text"] for m in first["messages"]] == [SECRET_TEXT, "Bonjour !"]
-    assert first["handoff_events"][0]["data"] == {"note": "zoe wants a call"}
+    assert [(e["type"], e["data"]) for e in first["handoff_events"]] == [
+        ("page_viewed", {"url": "https://shop.example/auvents?ref=zoe"}),  # the pages seen are exported too
+        ("requested", {"note": "zoe wants a call"}),
+    ]
     assert first["rating_comment"] == "thanks, Zoé" and "visitor_token_hash" not in first
     json.dumps(exported)  # plain JSON
     with pytest.raises(NotFound):

@@ -35,6 +35,30 @@
       botOn: "The bot is on.", botOff: "The bot is off: every visitor message goes to people.",
       adminPage: "Administration",
       reviewLink: "Review what the bot missed", flag: "The bot should have answered this", flagged: "Flagged for the bot's maintainers",
+      // the offer card, in words
+      question: "The visitor asks", noQuestion: "The visitor has not written anything yet.", topicIs: "Topic: {s}", langIs: "Language: {l}",
+      lang_fr: "French", lang_en: "English", pool_ambassador: "for the community", pool_advisor: "for web advisors",
+      skill_awning: "Awnings", skill_solar: "Solar kits and batteries", skill_bike_rack: "Bike racks", skill_heating: "Heating",
+      skill_fridge: "Fridges", skill_sanitation: "Sanitation",
+      intent_ask_product_advice: "Product advice", intent_order_problem: "A problem with an order", intent_complaint: "A complaint",
+      intent_request_human: "Wants to talk to a person", intent_ask_shipping: "Delivery", intent_ask_returns: "Returns",
+      intent_ask_payment: "Payment", intent_ask_stock: "Stock", intent_ask_promotions: "Promotions", intent_ask_warranty: "Warranty",
+      intent_ask_opening_hours: "Opening hours", intent_out_of_scope: "Something else",
+      why_requested: "Asked to talk to a person.", why_fallback: "The assistant did not understand.", why_intent: "Needs a person to answer.",
+      why_bot_unavailable: "The assistant was unavailable.", why_bot_off: "The assistant is switched off.",
+      why_intent_off: "The assistant leaves this topic to people.", why_transfer: "Passed on by a colleague.",
+      transferNote: "Colleague's note: {n}", details: "Details", hideDetails: "Less",
+      // the visitor panel
+      visitorPanel: "About the visitor", pagesSeen: "Pages seen", timeOnSite: "On the site for", languageLabel: "Language",
+      previousChats: "Previous conversations", noPrevious: "First conversation.", offlineLeft: "Messages left", noOffline: "None.",
+      answeredBy: "answered by {name}", unanswered: "nobody answered", stars: "rated {n}/5", open: "Open",
+      pastTitle: "Earlier conversation — read-only", visitorOnline: "On the site now", visitorGone: "Has left the site",
+      visitorLeft: "The visitor left the site.", visitorBack: "The visitor came back.", sinceTime: "since {t}",
+      // ratings
+      ratings: "Ratings received", noRatings: "No rating yet.", ratingReceived: "A visitor rated your chat {n}/5",
+      ratingLine: "{n}/5 from visitor {v}", ratingInChat: "The visitor rated this chat {n}/5.",
+      // filters
+      filters: "Filters", all: "All", filterLanguage: "Language", filterPool: "Pool", filterStatus: "Status", shown: "{n} of {t}",
     },
     fr: {
       loginTitle: "Console Relais", loginIntro: "Pour les ambassadeurs et les conseillers web.", username: "Identifiant", password: "Mot de passe",
@@ -61,6 +85,26 @@
       botOn: "Le bot est actif.", botOff: "Le bot est désactivé : chaque message de visiteur va à une personne.",
       adminPage: "Administration",
       reviewLink: "Revoir ce que le bot a manqué", flag: "Le bot aurait dû répondre à ceci", flagged: "Signalé aux mainteneurs du bot",
+      question: "Le visiteur demande", noQuestion: "Le visiteur n'a encore rien écrit.", topicIs: "Sujet : {s}", langIs: "Langue : {l}",
+      lang_fr: "français", lang_en: "anglais", pool_ambassador: "pour la communauté", pool_advisor: "pour les conseillers web",
+      skill_awning: "Stores et auvents", skill_solar: "Kits solaires et batteries", skill_bike_rack: "Porte-vélos", skill_heating: "Chauffage",
+      skill_fridge: "Réfrigérateurs", skill_sanitation: "Sanitaires",
+      intent_ask_product_advice: "Conseil produit", intent_order_problem: "Un problème de commande", intent_complaint: "Une réclamation",
+      intent_request_human: "Veut parler à une personne", intent_ask_shipping: "Livraison", intent_ask_returns: "Retours",
+      intent_ask_payment: "Paiement", intent_ask_stock: "Stock", intent_ask_promotions: "Promotions", intent_ask_warranty: "Garantie",
+      intent_ask_opening_hours: "Horaires", intent_out_of_scope: "Autre chose",
+      why_requested: "A demandé à parler à une personne.", why_fallback: "L'assistant n'a pas compris.", why_intent: "Une personne doit répondre.",
+      why_bot_unavailable: "L'assistant était indisponible.", why_bot_off: "L'assistant est désactivé.",
+      why_intent_off: "L'assistant laisse ce sujet aux personnes.", why_transfer: "Transmise par un collègue.",
+      transferNote: "Note du collègue : {n}", details: "Détails", hideDetails: "Moins",
+      visitorPanel: "Le visiteur", pagesSeen: "Pages vues", timeOnSite: "Sur le site depuis", languageLabel: "Langue",
+      previousChats: "Conversations précédentes", noPrevious: "Première conversation.", offlineLeft: "Messages laissés", noOffline: "Aucun.",
+      answeredBy: "répondu par {name}", unanswered: "personne n'a répondu", stars: "noté {n}/5", open: "Ouvrir",
+      pastTitle: "Conversation précédente — lecture seule", visitorOnline: "Sur le site", visitorGone: "A quitté le site",
+      visitorLeft: "Le visiteur a quitté le site.", visitorBack: "Le visiteur est revenu.", sinceTime: "depuis {t}",
+      ratings: "Notes reçues", noRatings: "Aucune note pour l'instant.", ratingReceived: "Un visiteur a noté votre conversation {n}/5",
+      ratingLine: "{n}/5 du visiteur {v}", ratingInChat: "Le visiteur a noté cette conversation {n}/5.",
+      filters: "Filtres", all: "Tous", filterLanguage: "Langue", filterPool: "File", filterStatus: "Statut", shown: "{n} sur {t}",
     },
   };
   const storedLang = localStorage.getItem("relais.console.lang");
@@ -113,6 +157,24 @@
     return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
   }
 
+  // Words for the codes the server sends (skills, intents, reasons, languages): data above, never the raw label.
+  const known = (key) => Boolean(STRINGS[lang][key] || STRINGS.en[key]);
+  const langName = (code) => (known("lang_" + code) ? t("lang_" + code) : (code || "?").toUpperCase());
+  function topicOf(entry) {
+    if (entry.skill && known("skill_" + entry.skill)) return t("skill_" + entry.skill);
+    if (entry.reason !== "transfer" && entry.note && known("intent_" + entry.note)) return t("intent_" + entry.note);
+    return entry.skill ? entry.skill.replace(/_/g, " ") : null;
+  }
+  // One visitor, one short id: the header, the tabs, the lists and the panel all use this.
+  const shortId = (visitorId) => (visitorId || "").slice(-6);
+  // The visitor's own question: their last message that asks something (not a greeting or a "yes").
+  const SMALL_TALK = new Set(["greet", "goodbye", "thank_you", "affirm", "deny", "bot_challenge", "request_human"]);
+  function visitorQuestion(messages) {
+    const said = (messages || []).filter((m) => m.sender_kind === "visitor" && (m.text || "").trim());
+    const asked = said.filter((m) => !SMALL_TALK.has(m.intent));
+    return (asked.length ? asked : said).at(-1) || null;
+  }
+
   // ------------------------------------------------------------ state
   const state = {
     token: sessionStorage.getItem("relais.console.token"),
@@ -123,12 +185,17 @@
     selected: null,
     team: [],
     live: [],
+    ratings: [],          // the latest ratings of this agent's chats (pushed)
+    filters: { live: { language: "", pool: "", status: "" }, queue: { language: "", pool: "", status: "" } },
+    expanded: new Set(),  // compact rows opened (conversation ids)
+    liveDuringRead: null, // live_conversation events received while the live list is read
     bot: null,            // the bot's switches (admins only): {enabled, disabled_intents}
     socket: null, retries: 0, reconnectTimer: null,
   };
 
   function newChat(conversation, mode) {
-    return { id: conversation.id, conversation, mode, messages: new Map(), lastSeq: 0, unread: 0, typing: false, ended: null, pending: [] };
+    return { id: conversation.id, conversation, mode, messages: new Map(), lastSeq: 0, unread: 0, typing: false, ended: null, pending: [],
+      panel: null, notices: [], visitorPresent: null, leaving: null };
   }
 
   // ------------------------------------------------------------ HTTP
@@ -252,13 +319,16 @@
       state.chats.set(conversation.id, chat);
     }
     for (const chat of state.chats.values()) {
+      if (chat.mode === "past") continue; // an earlier conversation, read once
       if (chat.mode === "mine" && !mine.conversations.some((c) => c.id === chat.id) && !chat.ended) chat.ended = "closed";
       fetchMessages(chat);
+      loadPanel(chat);
     }
     setQueue(queue.waiting);
     state.team = online.agents;
     if (isSupervisor()) await refreshLive();
     if (isAdmin()) await loadBot();
+    try { state.ratings = (await api("GET", "/api/agents/me/ratings")).ratings; } catch { /* next reload */ }
     if (!state.selected && state.chats.size) select(state.chats.keys().next().value);
     renderAll();
   }
@@ -269,8 +339,18 @@
   }
   setInterval(() => { if (state.agent) refreshTeam(); }, 30000);
 
+  // The list read at start-up or after a reconnection; live_conversation events that arrive
+  // while it is being read are applied again on top of it (they may be newer than the read).
   async function refreshLive() {
-    try { state.live = (await api("GET", "/api/conversations?status=live")).conversations; renderLive(); } catch { /* next time */ }
+    const during = [];
+    state.liveDuringRead = during;
+    try {
+      state.live = (await api("GET", "/api/conversations?status=live")).conversations;
+      for (const conversation of during) applyLive(conversation);
+      renderLive();
+    } catch { /* next time */ } finally {
+      if (state.liveDuringRead === during) state.liveDuringRead = null;
+    }
   }
 
   // ------------------------------------------------------------ the bot's switches (admins)
@@ -362,15 +442,18 @@
     switch (frame.type) {
       case "offer": addOffer(frame.offer, true); break;
       case "offer_revoked": state.offers.delete(frame.conversation_id); renderOffers(); break;
-      case "queue": setQueue(frame.waiting); if (isSupervisor()) refreshLive(); break;
+      case "queue": setQueue(frame.waiting); break;
       case "queue_entry_added": case "queue_entry_updated": putQueueEntry(frame.entry, frame.type === "queue_entry_added"); break;
       case "queue_entry_removed": removeQueueEntry(frame.conversation_id); break;
-      case "presence": state.team = frame.agents; renderTeam(); renderTransferTargets(); if (isSupervisor()) refreshLive(); break;
+      case "presence": state.team = frame.agents; renderTeam(); renderTransferTargets(); renderLive(); break;
       case "assigned": onAssigned(frame.conversation); refreshTeam(); break;
       case "unassigned": onUnassigned(frame.conversation_id, frame.reason); refreshTeam(); break;
       case "message": onMessage(frame.message); break;
       case "conversation": onConversation(frame.conversation); break;
       case "typing": onTyping(frame); break;
+      case "live_conversation": onLive(frame.conversation); break;
+      case "visitor_presence": onVisitorPresence(frame.conversation_id, frame.present); break;
+      case "rating": onRating(frame); break;
       default: break;
     }
   }
@@ -403,24 +486,39 @@
     if (index >= 0) state.queue[index] = item; else state.queue.push(item);
     renderQueue();
     if (added && index < 0 && !state.offers.has(entry.conversation_id)) notify(t("newOffer"), 660);
-    if (isSupervisor()) refreshLive();
   }
 
   function removeQueueEntry(id) {
     state.queue = state.queue.filter((q) => q.conversation_id !== id);
     renderQueue();
-    if (isSupervisor()) refreshLive();
   }
 
+  // Topic, language, pool and wait in words (no internal label).
   function facts(entry, receivedAt) {
     const waited = entry.waited_seconds + (Date.now() - receivedAt) / 1000;
+    const topic = topicOf(entry);
     return [
-      t("lang", { l: (entry.language || "?").toUpperCase() }),
-      entry.skill ? t("topic", { s: entry.skill }) : t("noTopic"),
-      entry.pool ? entry.pool : null,
+      topic ? t("topicIs", { s: topic }) : t("noTopic"),
+      t("langIs", { l: langName(entry.language) }),
+      entry.pool ? t("pool_" + entry.pool) : null,
       t("waited", { t: duration(waited) }),
-      entry.reason ? t("reason", { r: entry.reason }) : null,
     ].filter(Boolean).join(" · ");
+  }
+
+  // The visitor's question, quoted: first thing on the card.
+  function questionBlock(messages, compact = false) {
+    const question = visitorQuestion(messages);
+    const block = el("blockquote", { class: `question${compact ? " compact" : ""}` });
+    if (!compact) block.append(el("span", { class: "question-label", text: t("question") + t("colon") }));
+    block.append(question ? el("span", { class: "question-text" }, linkify(question.text)) : el("span", { class: "empty", text: t("noQuestion") }));
+    return block;
+  }
+
+  function whyBlock(entry) {
+    const lines = [];
+    if (entry.reason && known("why_" + entry.reason)) lines.push(el("p", { class: "why", text: t("why_" + entry.reason) }));
+    if (entry.reason === "transfer" && entry.note) lines.push(el("p", { class: "note", text: t("transferNote", { n: entry.note }) }));
+    return lines;
   }
 
   function previewList(messages) {
@@ -435,15 +533,22 @@
   // An offer (auto mode) or a queue entry (manual pick, supervision), with the
   // context an agent needs before taking it.
   function entryCard(entry, receivedAt, kind) {
-    const card = el("li", { class: `card ${kind}`, "data-conversation-id": entry.conversation_id });
+    // Supervisors' queue can hold dozens: compact rows (facts, question on one line, Take) that expand.
+    const compact = kind === "queued" && isSupervisor();
+    const open = !compact || state.expanded.has(entry.conversation_id);
+    const card = el("li", { class: `card ${kind}${compact ? " compact" : ""}`, "data-conversation-id": entry.conversation_id });
+    if (kind === "offer") card.append(el("span", { class: "countdown", role: "timer", "aria-live": "off" }));
+    card.append(questionBlock(entry.preview, !open));
     const head = el("div", { class: "card-head" });
-    if (kind === "offer") head.append(el("span", { class: "countdown", role: "timer", "aria-live": "off" }));
     head.append(el("span", { class: "facts", text: facts(entry, receivedAt) }));
     card.append(head);
-    if (entry.page_url) card.append(el("p", { class: "page" }, el("span", { text: t("page") + t("colon") }), linkify(entry.page_url)));
-    if (entry.note) card.append(el("p", { class: "note", text: t("noteLabel", { n: entry.note }) }));
-    card.append(previewList(entry.preview));
+    if (open) {
+      if (entry.page_url) card.append(el("p", { class: "page" }, el("span", { text: t("page") + t("colon") }), linkify(entry.page_url)));
+      card.append(...whyBlock(entry));
+      card.append(previewList(entry.preview));
+    }
     const buttons = el("div", { class: "buttons" });
+    if (compact) buttons.append(expandButton(entry.conversation_id, renderQueue));
     if (kind === "offer") {
       buttons.append(
         el("button", { type: "button", class: "primary accept", text: t("accept"), onclick: () => accept(entry.conversation_id) }),
@@ -479,10 +584,50 @@
   }
 
   function renderQueue() {
-    const entries = state.queue.filter((q) => !state.offers.has(q.conversation_id) && !state.chats.has(q.conversation_id));
-    $("queue").replaceChildren(...entries.map((q) => entryCard(q, q.receivedAt, "queued")));
+    const all = state.queue.filter((q) => !state.offers.has(q.conversation_id) && !state.chats.has(q.conversation_id));
+    const entries = all.filter((q) => passes("queue", q.language, q.pool, "waiting"));
+    keepingFocus($("queue"), () => $("queue").replaceChildren(...entries.map((q) => entryCard(q, q.receivedAt, "queued"))));
     $("queue-empty").hidden = entries.length > 0;
+    $("queue-count").textContent = isSupervisor() && all.length !== entries.length ? t("shown", { n: entries.length, t: all.length }) : "";
     scrollPreviews($("queue"));
+  }
+
+  // ------------------------------------------------------------ filters and compact rows (supervisors)
+  function passes(list, language, pool, status) {
+    const f = state.filters[list];
+    return (!f.language || f.language === language) && (!f.pool || f.pool === pool) && (!f.status || f.status === status);
+  }
+
+  function expandButton(id, rerender) {
+    const open = state.expanded.has(id);
+    return el("button", { type: "button", class: "ghost expand", "aria-expanded": String(open), text: open ? t("hideDetails") : t("details"),
+      onclick: () => { if (open) state.expanded.delete(id); else state.expanded.add(id); rerender(); } });
+  }
+
+  function filterBar(list, withStatus) {
+    const f = state.filters[list];
+    const select = (key, label, options) => el("label", {}, el("span", { text: label }),
+      (() => {
+        const node = el("select", { class: `filter-${key}`, onchange: (e) => { f[key] = e.target.value; list === "live" ? renderLive() : renderQueue(); } },
+          el("option", { value: "", text: t("all") }), ...options.map(([value, text]) => el("option", { value, text })));
+        node.value = f[key];
+        return node;
+      })());
+    const bar = el("div", { class: "filters", role: "group", "aria-label": t("filters") },
+      select("language", t("filterLanguage"), [["fr", langName("fr")], ["en", langName("en")]]),
+      select("pool", t("filterPool"), [["ambassador", t("poolAmbassador")], ["advisor", t("poolAdvisor")]]));
+    if (withStatus) bar.append(select("status", t("filterStatus"), [["waiting", t("status_waiting")], ["assigned", t("status_assigned")]]));
+    return bar;
+  }
+
+  function renderFilters() {
+    const supervising = isSupervisor();
+    $("queue-filters").hidden = !supervising;
+    $("live-filters").hidden = !supervising;
+    if (!supervising) return;
+    // Not redrawn while one of its selects has the focus (keyboard users keep their place).
+    if (!$("queue-filters").contains(document.activeElement)) $("queue-filters").replaceChildren(filterBar("queue", false));
+    if (!$("live-filters").contains(document.activeElement)) $("live-filters").replaceChildren(filterBar("live", true));
   }
 
   // The latest turns (what made the bot escalate) matter most: show the end of each preview.
@@ -547,6 +692,7 @@
     state.chats.set(conversation.id, chat);
     state.offers.delete(conversation.id);
     fetchMessages(chat);
+    loadPanel(chat);
     if (focus || !state.selected) select(conversation.id);
     renderOffers(); renderQueue(); renderTabs();
   }
@@ -582,10 +728,152 @@
 
   function onConversation(conversation) {
     const chat = state.chats.get(conversation.id);
-    if (!chat) return;
+    if (!chat || chat.mode === "past") return;
     chat.conversation = conversation; // live page URL, status
-    if (chat.id === state.selected) renderChatHead();
+    // A new page: pushed to the visitor panel's pages seen.
+    const pages = chat.panel && chat.panel.pages;
+    if (pages && conversation.page_url && (!pages.length || pages.at(-1).url !== conversation.page_url)) {
+      pages.push({ url: conversation.page_url, at: conversation.updated_at });
+    }
+    if (chat.id === state.selected) { renderChatHead(); renderPanel(); }
     renderTabs();
+  }
+
+  // ------------------------------------------------------------ supervision: pushed, one conversation at a time
+  const LIVE = new Set(["waiting", "assigned"]);
+  function onLive(conversation) {
+    if (state.liveDuringRead) state.liveDuringRead.push(conversation);
+    applyLive(conversation);
+    renderLive();
+  }
+
+  function applyLive(conversation) {
+    const index = state.live.findIndex((c) => c.id === conversation.id);
+    if (index >= 0 && new Date(state.live[index].updated_at) > new Date(conversation.updated_at)) return; // an older change
+    if (!LIVE.has(conversation.status)) { if (index >= 0) state.live.splice(index, 1); }
+    else if (index >= 0) state.live[index] = conversation;
+    else state.live.push(conversation);
+  }
+
+  // ------------------------------------------------------------ the visitor left / came back
+  // A reload or a reconnection closes the socket for a moment: "left" is said only if the
+  // visitor is still gone a few seconds later.
+  const LEAVE_GRACE_MS = 4000;
+  function onVisitorPresence(id, present) {
+    const chat = state.chats.get(id);
+    if (!chat || chat.mode === "past") return;
+    if (!present) {
+      clearTimeout(chat.leaving);
+      chat.leaving = setTimeout(() => {
+        chat.leaving = null;
+        chat.visitorPresent = false;
+        addNotice(chat, "presence", t("visitorLeft"));
+      }, LEAVE_GRACE_MS);
+      return;
+    }
+    if (chat.leaving) { clearTimeout(chat.leaving); chat.leaving = null; chat.visitorPresent = true; return; }
+    const wasGone = chat.visitorPresent === false;
+    chat.visitorPresent = true;
+    if (wasGone) addNotice(chat, "presence", t("visitorBack"));
+    else if (chat.id === state.selected) renderPanel();
+  }
+
+  // A line in the chat that is not a message (not stored): placed after the last message seen.
+  function addNotice(chat, kind, text) {
+    chat.notices.push({ kind, text, afterSeq: chat.lastSeq, at: new Date().toISOString() });
+    if (chat.id === state.selected) { renderChat(); renderPanel(); }
+  }
+
+  // ------------------------------------------------------------ ratings
+  function onRating(frame) {
+    state.ratings = [{ conversation_id: frame.conversation_id, visitor_id: frame.visitor_id, rating: frame.rating,
+      rating_comment: frame.rating_comment, at: new Date().toISOString() }, ...state.ratings.filter((r) => r.conversation_id !== frame.conversation_id)].slice(0, 20);
+    renderRatings();
+    toast(t("ratingReceived", { n: frame.rating }) + (frame.rating_comment ? ` — “${frame.rating_comment}”` : ""));
+    const chat = state.chats.get(frame.conversation_id);
+    if (chat) addNotice(chat, "rating", t("ratingInChat", { n: frame.rating }) + (frame.rating_comment ? ` “${frame.rating_comment}”` : ""));
+  }
+
+  const starsText = (n) => "★".repeat(n) + "☆".repeat(Math.max(0, 5 - n));
+  function renderRatings() {
+    $("ratings").replaceChildren(...state.ratings.map((r) => el("li", { class: "rating-item", "data-conversation-id": r.conversation_id },
+      el("span", { class: "stars", "aria-hidden": "true", text: starsText(r.rating) }),
+      el("span", { class: "rating-line", text: t("ratingLine", { n: r.rating, v: shortId(r.visitor_id) }) }),
+      r.rating_comment ? el("q", { class: "rating-comment", text: r.rating_comment }) : null)));
+    $("ratings-empty").hidden = state.ratings.length > 0;
+  }
+
+  // ------------------------------------------------------------ the visitor panel
+  // Only the latest read applies; a page pushed while it was in flight is kept (the read may predate it).
+  async function loadPanel(chat) {
+    if (chat.mode === "past") return;
+    const seq = (chat.panelSeq = (chat.panelSeq || 0) + 1);
+    let panel = null;
+    try {
+      panel = await api("GET", `/api/conversations/${chat.id}/visitor`);
+    } catch { panel = null; } // not (or no longer) this agent's to see
+    if (seq !== chat.panelSeq) return;
+    chat.panelSeq = 0;
+    const latest = chat.conversation.page_url;
+    const last = panel && panel.pages.at(-1);
+    if (panel && latest && (!last || (last.url !== latest && new Date(chat.conversation.updated_at) > new Date(last.at)))) {
+      panel.pages.push({ url: latest, at: chat.conversation.updated_at });
+    }
+    chat.panel = panel;
+    if (chat.id === state.selected) renderPanel();
+  }
+
+  function renderPanel() {
+    const chat = state.chats.get(state.selected);
+    const panel = $("visitor-panel");
+    const p = chat && chat.panel;
+    panel.hidden = !p || chat.mode === "past";
+    if (panel.hidden) return;
+    const presence = chat.visitorPresent === null ? null
+      : el("p", { class: `visitor-presence ${chat.visitorPresent ? "here" : "gone"}`, text: t(chat.visitorPresent ? "visitorOnline" : "visitorGone") });
+    const pages = el("ol", { class: "pages" }, ...p.pages.map((page) => el("li", {},
+      el("time", { datetime: page.at, text: clock().format(new Date(page.at)) }), " ", linkify(page.url))));
+    const previous = p.previous.length
+      ? el("ul", { class: "previous" }, ...p.previous.map((c) => el("li", { "data-conversation-id": c.id },
+        el("div", {}, el("time", { datetime: c.created_at, text: new Date(c.created_at).toLocaleDateString(lang) }), " · ",
+          topicOf(c) || t("status_" + c.status)),
+        el("div", { class: "previous-facts", text: [
+          c.agent ? t("answeredBy", { name: c.agent.display_name }) : t("unanswered"),
+          c.outcome && known("outcome_" + c.outcome) ? t("outcome_" + c.outcome) : (c.status === "offline_message" ? t("status_offline_message") : null),
+          c.rating ? t("stars", { n: c.rating }) : null,
+        ].filter(Boolean).join(" · ") }),
+        c.rating_comment ? el("q", { class: "rating-comment", text: c.rating_comment }) : null,
+        el("button", { type: "button", class: "ghost open-past", text: t("open"), onclick: () => openPast(chat.id, c) }))))
+      : el("p", { class: "empty", text: t("noPrevious") });
+    const offline = p.offline_messages.length
+      ? el("ul", { class: "offline" }, ...p.offline_messages.map((m) => el("li", {},
+        el("time", { datetime: m.created_at, text: new Date(m.created_at).toLocaleString(lang) }), " ",
+        m.email ? el("span", { class: "email", text: m.email }) : null, el("div", { class: "text" }, linkify(m.text)))))
+      : el("p", { class: "empty", text: t("noOffline") });
+    panel.replaceChildren(
+      el("h2", { id: "visitor-panel-title", text: `${t("visitorPanel")} ${p.visitor.short_id}` }),
+      presence,
+      el("dl", { class: "visitor-facts" },
+        el("dt", { text: t("languageLabel") }), el("dd", { text: langName(p.language) }),
+        el("dt", { text: t("timeOnSite") }), el("dd", { class: "time-on-site", "data-since": p.visit_started_at, text: onSiteFor(p.visit_started_at) })),
+      el("h3", { text: `${t("pagesSeen")} (${p.pages.length})` }), pages,
+      el("h3", { text: t("previousChats") }), previous,
+      el("h3", { text: t("offlineLeft") }), offline);
+  }
+  const onSiteFor = (since) => duration((Date.now() - new Date(since).getTime()) / 1000);
+  setInterval(() => { document.querySelectorAll(".time-on-site").forEach((n) => { n.textContent = onSiteFor(n.dataset.since); }); }, 1000);
+
+  // An earlier conversation of the visitor, read-only in its own tab.
+  async function openPast(currentId, summary) {
+    if (!state.chats.has(summary.id)) {
+      try {
+        const body = await api("GET", `/api/conversations/${currentId}/visitor/conversations/${summary.id}`);
+        const chat = newChat(body.conversation, "past");
+        for (const m of body.messages) { chat.messages.set(m.seq, m); chat.lastSeq = Math.max(chat.lastSeq, m.seq); }
+        state.chats.set(summary.id, chat);
+      } catch (err) { toast(t("error", { m: err.message })); return; }
+    }
+    select(summary.id);
   }
 
   const typingTimers = new Map();
@@ -602,12 +890,16 @@
     state.selected = id;
     const chat = state.chats.get(id);
     if (chat) chat.unread = 0;
+    if (chat && !chat.panel && !chat.panelSeq && chat.mode !== "past") loadPanel(chat);
     renderTabs();
     renderChat();
     stopBlink();
   }
 
   function closeTab(id) {
+    const chat = state.chats.get(id);
+    if (chat) clearTimeout(chat.leaving);
+    if (chat && chat.mode === "watch") wsSend({ type: "unwatch", conversation_id: id });
     state.chats.delete(id);
     if (state.selected === id) state.selected = state.chats.size ? state.chats.keys().next().value : null;
     renderTabs(); renderChat(); renderQueue();
@@ -626,12 +918,12 @@
   function renderTabs() {
     const tabs = [...state.chats.values()].map((chat) => {
       const c = chat.conversation;
-      const label = `${(c.language || "").toUpperCase()} · ${c.skill || t("noTopic")}`;
+      const label = `${(c.language || "").toUpperCase()} · ${topicOf(c) || t("noTopic")}`;
       const tab = el("button", {
-        type: "button", role: "tab", class: `tab${chat.ended ? " ended" : ""}${chat.mode === "watch" ? " watch" : ""}`,
+        type: "button", role: "tab", class: `tab${chat.ended ? " ended" : ""}${chat.mode === "watch" ? " watch" : ""}${chat.mode === "past" ? " past" : ""}`,
         "aria-selected": String(chat.id === state.selected), "aria-controls": "chat-panel", "data-conversation-id": chat.id,
         tabindex: chat.id === state.selected ? "0" : "-1", onclick: () => select(chat.id),
-      }, el("span", { class: "tab-label", text: label }), el("span", { class: "tab-id", text: chat.id.slice(-6) }));
+      }, el("span", { class: "tab-label", text: label }), el("span", { class: "tab-id", text: shortId(c.visitor_id) }));
       if (chat.unread) tab.append(el("span", { class: "unread", "aria-label": t("unread", { n: chat.unread }), text: String(chat.unread) }));
       if (chat.typing) tab.append(el("span", { class: "dot", "aria-hidden": "true", text: "…" }));
       return tab;
@@ -653,11 +945,13 @@
     const chat = state.chats.get(state.selected);
     if (!chat) return;
     const c = chat.conversation;
-    $("chat-title").textContent = `${t("visitor")} ${c.visitor_id ? c.visitor_id.slice(-6) : ""} — ${t("status_" + c.status)}`;
+    $("chat-title").textContent = chat.mode === "past" ? `${t("visitor")} ${shortId(c.visitor_id)} — ${t("pastTitle")}`
+      : `${t("visitor")} ${shortId(c.visitor_id)} — ${t("status_" + c.status)}`;
     const page = $("chat-page");
     page.textContent = c.page_url || "—";
     if (c.page_url && /^https?:/i.test(c.page_url)) page.href = c.page_url; else page.removeAttribute("href");
-    $("chat-facts").textContent = [t("lang", { l: (c.language || "?").toUpperCase() }), c.skill ? t("topic", { s: c.skill }) : t("noTopic"), c.pool].filter(Boolean).join(" · ");
+    $("chat-facts").textContent = [t("langIs", { l: langName(c.language) }), topicOf(c) ? t("topicIs", { s: topicOf(c) }) : t("noTopic"),
+      c.pool ? t("pool_" + c.pool) : null].filter(Boolean).join(" · ");
   }
 
   // Zooming or turning a phone changes the layout (one column or two): a transcript
@@ -696,11 +990,18 @@
     renderChatHead();
     const log = $("chat-log");
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    const items = [...chat.messages.values()].sort((a, b) => a.seq - b.seq).map((m) =>
-      el("div", { class: `msg ${m.sender_kind}`, "data-seq": String(m.seq), "data-sender": m.sender_kind },
+    const items = [];
+    const notices = [...chat.notices];
+    const noticeNode = (n) => el("div", { class: `msg system notice ${n.kind}` },
+      el("div", { class: "text" }, el("time", { datetime: n.at, text: clock().format(new Date(n.at)) }), " — ", n.text));
+    for (const m of [...chat.messages.values()].sort((a, b) => a.seq - b.seq)) {
+      while (notices.length && notices[0].afterSeq < m.seq) items.push(noticeNode(notices.shift()));
+      items.push(el("div", { class: `msg ${m.sender_kind}`, "data-seq": String(m.seq), "data-sender": m.sender_kind },
         el("div", { class: "meta" }, el("b", { text: senderLabel(m) }), el("time", { datetime: m.created_at, text: clock().format(new Date(m.created_at)) }),
           m.sender_kind === "visitor" && chat.mode === "mine" ? flagButton(chat, m) : null),
         el("div", { class: "text" }, linkify(m.text))));
+    }
+    items.push(...notices.map(noticeNode));
     for (const p of chat.pending) {
       items.push(el("div", { class: `msg mine pending${p.failed ? " failed" : ""}`, "data-client-id": p.id },
         el("div", { class: "meta" }, p.failed
@@ -715,7 +1016,7 @@
     $("composer").hidden = !writable;
     $("chat-tools").hidden = !writable;
     $("chat-readonly").hidden = writable;
-    $("chat-readonly").textContent = chat.mode === "watch" ? t("watching") : chat.ended ? t("ended", { r: chat.ended }) : "";
+    $("chat-readonly").textContent = chat.mode === "watch" ? t("watching") : chat.mode === "past" ? t("pastTitle") : chat.ended ? t("ended", { r: chat.ended }) : "";
     if (!writable) {
       const actions = el("span", { class: "readonly-actions" });
       if (chat.mode === "watch" && isSupervisor() && chat.conversation.status !== "bot") {
@@ -726,6 +1027,7 @@
     }
     renderTyping();
     renderTransferTargets();
+    renderPanel();
   }
 
   function renderTyping() {
@@ -754,19 +1056,28 @@
       el("span", { class: "role", text: `${t(entry.agent.role)} · ${t(entry.presence)} · ${t("load", { n: entry.load, c: entry.capacity })}` }))));
   }
 
+  // Compact rows (who, what, status) that expand to the page and the visitor's id; filtered.
   function renderLive() {
+    if (!isSupervisor()) return;
     const names = new Map(state.team.map((e) => [e.agent.id, e.agent.display_name]));
-    const rows = state.live.map((c) => el("li", { class: "card live", "data-conversation-id": c.id },
-      el("div", { class: "facts", text: [(c.language || "").toUpperCase(), c.skill || t("noTopic"), t("status_" + c.status),
-        t("held", { name: c.assigned_agent_id ? names.get(c.assigned_agent_id) || c.assigned_agent_id.slice(-6) : t("nobody") })].join(" · ") }),
-      c.page_url ? el("p", { class: "page" }, linkify(c.page_url)) : null,
-      el("div", { class: "buttons" },
-        el("button", { type: "button", class: "ghost view", text: t("view"), onclick: () => openWatch(c) }),
-        c.assigned_agent_id !== (state.agent && state.agent.id)
-          ? el("button", { type: "button", class: "primary takeover", text: c.status === "waiting" ? t("claim") : t("takeOver"), onclick: () => claim(c.id) })
-          : null)));
-    $("supervision").replaceChildren(...rows);
+    const shown = state.live.filter((c) => passes("live", c.language, c.pool, c.status));
+    const rows = shown.map((c) => {
+      const open = state.expanded.has(c.id);
+      return el("li", { class: `card live compact status-${c.status}`, "data-conversation-id": c.id },
+        el("div", { class: "facts", text: [(c.language || "").toUpperCase(), topicOf(c) || t("noTopic"), t("status_" + c.status),
+          t("held", { name: c.assigned_agent_id ? names.get(c.assigned_agent_id) || c.assigned_agent_id.slice(-6) : t("nobody") })].join(" · ") }),
+        open ? el("p", { class: "visitor-line", text: `${t("visitor")} ${shortId(c.visitor_id)} · ${c.pool ? t("pool_" + c.pool) : ""}` }) : null,
+        open && c.page_url ? el("p", { class: "page" }, linkify(c.page_url)) : null,
+        el("div", { class: "buttons" },
+          expandButton(c.id, renderLive),
+          el("button", { type: "button", class: "ghost view", text: t("view"), onclick: () => openWatch(c) }),
+          c.assigned_agent_id !== (state.agent && state.agent.id)
+            ? el("button", { type: "button", class: "primary takeover", text: c.status === "waiting" ? t("claim") : t("takeOver"), onclick: () => claim(c.id) })
+            : null));
+    });
+    keepingFocus($("supervision"), () => $("supervision").replaceChildren(...rows));
     $("supervision-empty").hidden = rows.length > 0;
+    $("live-count").textContent = shown.length !== state.live.length ? t("shown", { n: shown.length, t: state.live.length }) : String(state.live.length);
   }
 
   function openWatch(conversation) {
@@ -774,12 +1085,13 @@
       state.chats.set(conversation.id, newChat(conversation, "watch"));
       watch(conversation.id);
       fetchMessages(state.chats.get(conversation.id));
+      loadPanel(state.chats.get(conversation.id));
     }
     select(conversation.id);
   }
 
   function renderAll() {
-    renderOffers(); renderQueue(); renderTabs(); renderChat(); renderTeam(); renderLive(); renderBot();
+    renderFilters(); renderOffers(); renderQueue(); renderTabs(); renderChat(); renderTeam(); renderLive(); renderBot(); renderRatings();
     document.querySelectorAll('#presence input').forEach((input) => { input.checked = input.value === state.presence; });
   }
 
