@@ -61,9 +61,22 @@ class LimitSettings:
     socket_frames: str = "20/second"  # over: an `error` frame
     socket_flood: str = "60/second"  # over: the socket is closed (1008)
     bot_per_conversation: str = "1/second"  # turns sent to Rasa
+    # Not a rate: how many WebSockets one address may hold open at once (per instance).
+    sockets_per_ip: int = 100
 
 
-LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+COUNT_NAMES = ("sockets_per_ip",)  # the limits that are counts, not rates
+LIMIT_NAMES = tuple(name for name in LimitSettings.__dataclass_fields__ if name not in COUNT_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationSettings:
+    """Abusive words masked in what visitors and agents send each other (`handoff/moderation`)."""
+
+    enabled: bool = True
+    # Word lists: a language code names a bundled list (`handoff/moderation/<code>.yml`),
+    # anything else is the path of a YAML file of the same shape. Every list applies to every text.
+    lists: tuple[str, ...] = ("en", "fr")
 Network = IPv4Network | IPv6Network
 
 
@@ -95,6 +108,9 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: tuple[Network, ...] = ()
+    # A WebSocket's first frame (`{"type": "auth", ...}`) must come within this long, else 4401.
+    socket_auth_seconds: float = 5.0
+    moderation: ModerationSettings = field(default_factory=ModerationSettings)
 
 
 DEFAULTS = Settings()
@@ -153,11 +169,15 @@ def _url(value: Any, name: str, schemes: tuple[str, ...]) -> str:
 
 
 def _limits(raw: Mapping[str, Any]) -> LimitSettings:
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for key, value in raw.items():
         name = f"relais.limits.{key}"
+        if key in COUNT_NAMES:
+            values[key] = _integer(value, name, minimum=1)
+            continue
         if key not in LIMIT_NAMES:
-            raise ConfigError(f"{name} is not a known limit (expected one of {', '.join(LIMIT_NAMES)})")
+            known = ", ".join((*LIMIT_NAMES, *COUNT_NAMES))
+            raise ConfigError(f"{name} is not a known limit (expected one of {known})")
         values[key] = str(value)
     limits = LimitSettings(**values)
     for key in LIMIT_NAMES:
@@ -169,6 +189,18 @@ def _limits(raw: Mapping[str, Any]) -> LimitSettings:
                 f"relais.limits.{key} must be like 5/minute or 5/minute;20/hour, got {text!r}"
             ) from None
     return limits
+
+
+def _moderation(raw: Mapping[str, Any]) -> ModerationSettings:
+    enabled = raw.get("enabled", DEFAULTS.moderation.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"relais.moderation.enabled must be true or false, got {enabled!r}")
+    lists = raw.get("lists", list(DEFAULTS.moderation.lists))
+    if isinstance(lists, str):
+        lists = [item for item in lists.replace(",", " ").split() if item]
+    if not isinstance(lists, list) or not all(isinstance(item, str) and item for item in lists):
+        raise ConfigError("relais.moderation.lists must be a list of language codes or file paths")
+    return ModerationSettings(enabled=enabled, lists=tuple(lists))
 
 
 def _networks(raw: Any, name: str) -> tuple[Network, ...]:
@@ -194,6 +226,7 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
     privacy = _section(raw, "privacy")
     sessions = _section(raw, "sessions")
     limits = _limits(_section(raw, "limits"))
+    moderation = _moderation(_section(raw, "moderation"))
 
     host = str(env.get("RELAIS_HOST") or service.get("host") or "127.0.0.1")
     port = _integer(env.get("RELAIS_PORT") or service.get("port", 8080), "relais.service.port (RELAIS_PORT)")
@@ -298,6 +331,11 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         ),
         limits=limits,
         trusted_proxies=trusted_proxies,
+        socket_auth_seconds=_number(
+            service.get("socket_auth_seconds", DEFAULTS.socket_auth_seconds), "relais.service.socket_auth_seconds",
+            minimum=0.1,
+        ),
+        moderation=moderation,
     )
 
 

@@ -36,7 +36,7 @@ from handoff.domain import AgentRole  # noqa: E402
 from handoff.services.container import Services  # noqa: E402
 from handoff.store import open_store  # noqa: E402
 
-NEVER_TRIPPED = LimitSettings(**{name: "1000000000/second" for name in LIMIT_NAMES})
+NEVER_TRIPPED = LimitSettings(**{name: "1000000000/second" for name in LIMIT_NAMES}, sockets_per_ip=1_000_000)
 
 PASSWORD = "bench-password-123"
 REPORTS = ROOT / "reports" / "bench"
@@ -79,6 +79,19 @@ async def delete_redis_keys(url: str, prefix: str) -> None:
 
 
 # --- the service, in process -------------------------------------------------------------
+
+# A WebSocket to open: its URL (no credentials in it) and its first frame's fields (None: no auth frame).
+SocketTarget = tuple[str, dict[str, Any] | None]
+
+
+async def open_socket(http: aiohttp.ClientSession, target: SocketTarget, **options: Any) -> aiohttp.ClientWebSocketResponse:
+    """Open a socket and authenticate it by its first frame, as the widget and the console do."""
+    url, auth = target
+    socket = await http.ws_connect(url, **options)
+    if auth is not None:
+        await socket.send_json({"type": "auth", **auth})
+    return socket
+
 
 
 @dataclass(frozen=True, slots=True)

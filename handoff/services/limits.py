@@ -6,7 +6,9 @@ in memory otherwise. The limits themselves are settings (`config.LimitSettings`)
 one of several tiers ("5/minute;20/hour") exceeded is enough to refuse, and the
 refusal says how long until the oldest counted attempt leaves the window. Callers
 count before they act, so an attempt over a limit changes nothing. A socket's
-frames are always counted in this process's memory: a socket lives on one instance.
+frames are always counted in this process's memory: a socket lives on one instance,
+and so are the WebSockets an address holds open (`open_socket`, at most
+`sockets_per_ip` at once on each instance).
 
 While Redis is unreachable, each instance counts alone in its memory (logged once
 per outage): the limits still hold, per instance, and what the store alone can
@@ -15,9 +17,12 @@ serve (starting a conversation, chatting with the bot) is still served.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from collections import Counter
+from collections.abc import Iterator
 from typing import Literal, get_args
 
 import redis.asyncio as aioredis
@@ -43,6 +48,7 @@ MESSAGES = {
     "conversations_per_ip": "too many new conversations from this address",
     "messages_per_conversation": "too many messages in this conversation",
     "messages_per_agent": "too many messages from this agent",
+    "sockets_per_ip": "too many open connections from this address",
 }
 
 
@@ -58,6 +64,8 @@ class RateLimits:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client = client
         self._outage = False
+        self._sockets_per_ip = settings.sockets_per_ip
+        self._open_sockets: Counter[str] = Counter()
 
     @classmethod
     def in_memory(cls, settings: LimitSettings) -> RateLimits:
@@ -106,6 +114,20 @@ class RateLimits:
         if wait is not None:
             raise RateLimited(MESSAGES.get(name, "too many requests") + "; try again later",
                               retry_after=max(1, math.ceil(wait)))
+
+    @contextlib.contextmanager
+    def open_socket(self, address: str) -> Iterator[None]:
+        """Hold one of `address`'s WebSocket slots while the block runs; `RateLimited` when
+        it already holds `sockets_per_ip` (the client may retry once one of them closes)."""
+        if self._open_sockets[address] >= self._sockets_per_ip:
+            raise RateLimited(MESSAGES["sockets_per_ip"] + "; close one first", retry_after=5)
+        self._open_sockets[address] += 1
+        try:
+            yield
+        finally:
+            self._open_sockets[address] -= 1
+            if self._open_sockets[address] <= 0:
+                del self._open_sockets[address]
 
     async def forget(self, name: LimitName, key: str) -> None:
         """Start counting afresh (e.g. an account's failed logins, after a success)."""
