@@ -30,6 +30,7 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.moderation import Moderator
 from handoff.observability.health import Check, Readiness
 from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
 from handoff.observability.metrics import Metrics
@@ -101,6 +102,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
         limits = _limits(settings)
         stack.push_async_callback(limits.close)
+        moderation = Moderator.from_settings(settings.moderation)
 
         conversations = ConversationService(store, bus, metrics)
         agents = AgentService(
@@ -125,12 +127,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             bot=bot,
             leash=leash,
             handoffs=handoffs,
-            visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits),
+            visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits, moderation),
             desk=AgentDesk(agents, conversations, handoffs, bus),
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
             limits=limits,
+            moderation=moderation,
         )
         await handoffs.restore()
         handoffs.start()

@@ -365,7 +365,7 @@ async def _visitor_session(request: web.Request, svc: Services, after: int) -> w
     except (AuthFailed, DomainError) as exc:
         return await _refuse(socket, str(exc))
     after = frame_after
-    session = _Session(socket, _reader(svc), frames=FrameLimit(svc.limits))
+    session = _Session(socket, _reader(svc), shape=svc.moderation.for_visitors, frames=FrameLimit(svc.limits))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id), AVAILABILITY_CHANNEL)
     for message in await svc.conversations.messages(conversation.id, after=after):
@@ -428,7 +428,7 @@ async def _agent_session(request: web.Request, svc: Services) -> web.StreamRespo
         agent = await svc.agents.authenticate(token)
     except (AuthFailed, DomainError) as exc:
         return await _refuse(socket, str(exc))
-    session = _Session(socket, _reader(svc), shape=lambda frame: redact_for(agent, frame),
+    session = _Session(socket, _reader(svc), shape=lambda frame: svc.moderation.for_agents(redact_for(agent, frame)),
                        frames=FrameLimit(svc.limits))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.

@@ -9,6 +9,7 @@ from handoff.botbridge import BotBridge
 from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.moderation import Moderator
 from handoff.observability.health import Readiness
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
@@ -36,3 +37,4 @@ class Services:
     readiness: Readiness
     visitor_data: VisitorData
     limits: RateLimits
+    moderation: Moderator
