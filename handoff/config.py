@@ -61,11 +61,14 @@ class LimitSettings:
     socket_frames: str = "20/second"  # over: an `error` frame
     socket_flood: str = "60/second"  # over: the socket is closed (1008)
     bot_per_conversation: str = "1/second"  # turns sent to Rasa
-    # Not a rate: how many WebSockets one address may hold open at once (per instance).
+    socket_opens_per_ip: str = "60/minute"  # new WebSockets (a reconnection replays what was missed)
+    # Not rates: how many WebSockets one address may hold open at once (per instance), and how
+    # long a refused request waits before its 429 (a flooding client is slowed, at no CPU cost).
     sockets_per_ip: int = 100
+    refusal_delay_seconds: float = 0.5
 
 
-COUNT_NAMES = ("sockets_per_ip",)  # the limits that are counts, not rates
+COUNT_NAMES = ("sockets_per_ip", "refusal_delay_seconds")  # the limits that are not rates
 LIMIT_NAMES = tuple(name for name in LimitSettings.__dataclass_fields__ if name not in COUNT_NAMES)
 
 
@@ -172,8 +175,11 @@ def _limits(raw: Mapping[str, Any]) -> LimitSettings:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         name = f"relais.limits.{key}"
-        if key in COUNT_NAMES:
+        if key == "sockets_per_ip":
             values[key] = _integer(value, name, minimum=1)
+            continue
+        if key == "refusal_delay_seconds":
+            values[key] = _number(value, name)
             continue
         if key not in LIMIT_NAMES:
             known = ", ".join((*LIMIT_NAMES, *COUNT_NAMES))

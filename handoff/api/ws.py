@@ -26,8 +26,8 @@ histories): a `token` in the query string is refused with 400. The client's firs
 frame authenticates it — `{"type": "auth", "token": …}` on `/ws/agent`, plus
 `"conversation_id"` (and optionally `"after"`) on `/ws/visitor` — and must come within
 `socket_auth_seconds`; a socket without it, or with a wrong one, is closed with 4401.
-Nothing is sent before. One address holds at most `limits.sockets_per_ip` sockets at
-once (a 429 beyond).
+Nothing is sent before. One address opens at most `limits.socket_opens_per_ip` sockets
+over time and holds at most `limits.sockets_per_ip` at once (a 429 beyond).
 
 A socket's frames are counted (`limits.socket_frames`, `limits.socket_flood`): a frame
 over the first limit is answered with an `error` frame and otherwise ignored; a client
@@ -111,6 +111,7 @@ ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
 ReadAfter = Callable[[str, int], Awaitable[list[Message]]]  # a conversation's messages after a seq
 FLOOD_REASON = b"too many frames"
+FLOOD_CLOSE_SECONDS = 0.2  # how long a flooder's socket gets to answer its close frame
 
 
 class FrameLimit:
@@ -193,7 +194,13 @@ class _Session:
                 continue
             verdict = await self.frames.verdict() if self.frames else "ok"
             if verdict == "flood":
-                await self.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=FLOOD_REASON)
+                # Not a graceful close: the close frame goes out, but the frames the flooder has
+                # queued meanwhile are not all read and parsed while waiting for its answer.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=FLOOD_REASON),
+                        FLOOD_CLOSE_SECONDS,
+                    )
                 return
             if verdict == "slow":
                 await self.send(ErrorFrame("too many frames; slow down"))
@@ -306,6 +313,8 @@ def _closed_when_unavailable(handler: Handler) -> Handler:
             response: web.StreamResponse = await handler(request)
         except Exception as exc:
             socket: web.WebSocketResponse | None = request.get(_SOCKET)
+            if socket is not None and socket.closed and isinstance(exc, ConnectionError):
+                return socket  # the client went away (e.g. a flooder cut off): no dependency is down
             dependency = unavailable_dependency(exc)
             if socket is None or dependency is None:
                 raise
@@ -349,6 +358,7 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     _refuse_token_in_url(request)
     svc = services(request)
     after = after_param(request)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
     with svc.limits.open_socket(client_ip(request)):
         return await _visitor_session(request, svc, after)
 
@@ -394,6 +404,7 @@ async def availability_socket(request: web.Request) -> web.StreamResponse:
     it carries nothing but the counts of `GET /api/availability`)."""
     _refuse_token_in_url(request)
     svc = services(request)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
     with svc.limits.open_socket(client_ip(request)):
         return await _availability_session(request, svc)
 
@@ -417,6 +428,7 @@ async def _availability_session(request: web.Request, svc: Services) -> web.Stre
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     _refuse_token_in_url(request)
     svc = services(request)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
     with svc.limits.open_socket(client_ip(request)):
         return await _agent_session(request, svc)
 

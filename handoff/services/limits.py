@@ -4,7 +4,8 @@ Counted by the `limits` library over a moving window, in Redis when the backend 
 Redis (so every instance shares the counters; keys under `<redis_prefix>limits:`),
 in memory otherwise. The limits themselves are settings (`config.LimitSettings`);
 one of several tiers ("5/minute;20/hour") exceeded is enough to refuse, and the
-refusal says how long until the oldest counted attempt leaves the window. Callers
+refusal says how long until the oldest counted attempt leaves the window, and comes
+after `refusal_delay_seconds` (a tarpit: a flooding client is slowed at no CPU cost). Callers
 count before they act, so an attempt over a limit changes nothing. A socket's
 frames are always counted in this process's memory: a socket lives on one instance,
 and so are the WebSockets an address holds open (`open_socket`, at most
@@ -17,6 +18,7 @@ serve (starting a conversation, chatting with the bot) is still served.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 
 LimitName = Literal[
     "login_per_ip", "login_per_username", "conversations_per_ip", "messages_per_conversation",
-    "messages_per_agent", "socket_frames", "socket_flood", "bot_per_conversation",
+    "messages_per_agent", "socket_frames", "socket_flood", "bot_per_conversation", "socket_opens_per_ip",
 ]
 _LOCAL = frozenset({"socket_frames", "socket_flood"})
 MESSAGES = {
@@ -49,6 +51,7 @@ MESSAGES = {
     "messages_per_conversation": "too many messages in this conversation",
     "messages_per_agent": "too many messages from this agent",
     "sockets_per_ip": "too many open connections from this address",
+    "socket_opens_per_ip": "too many new connections from this address",
 }
 
 
@@ -65,6 +68,7 @@ class RateLimits:
         self._client = client
         self._outage = False
         self._sockets_per_ip = settings.sockets_per_ip
+        self._refusal_delay = settings.refusal_delay_seconds
         self._open_sockets: Counter[str] = Counter()
 
     @classmethod
@@ -112,6 +116,9 @@ class RateLimits:
         """Count one attempt; raise `RateLimited` (429 with Retry-After) when over the limit."""
         wait = await self.hit(name, key)
         if wait is not None:
+            # A tarpit: the refusal itself is slow, so a client that floods with a bounded number
+            # of requests in flight is slowed down to that many per delay, at the cost of a timer.
+            await asyncio.sleep(min(self._refusal_delay, wait))
             raise RateLimited(MESSAGES.get(name, "too many requests") + "; try again later",
                               retry_after=max(1, math.ceil(wait)))
 

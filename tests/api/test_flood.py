@@ -165,3 +165,16 @@ async def test_a_flooding_address_is_cut_off_while_a_bystander_is_answered(
     assert 3 <= flood.sockets[101] <= 4, flood.sockets
     assert set(flood.conversations) <= {201, 429} and set(flood.messages) <= {201, 429}
     assert len(misbehaving_rasa.calls_for(own["conversation_id"])) <= 2  # the bot's own limit per conversation
+
+
+async def test_a_refusal_is_slow_so_a_flooder_is_slowed(service_factory: ServiceFactory) -> None:
+    """The tarpit: a refused request waits `refusal_delay_seconds` before its 429."""
+    service = await service_factory(limits=replace(LimitSettings(), conversations_per_ip="1/minute",
+                                                   refusal_delay_seconds=0.4))
+    loop = asyncio.get_running_loop()
+    status, _ = await service.call("POST", "/api/visitor/conversations", json={"language": "en"})
+    assert status == 201
+    started = loop.time()
+    status, body = await service.call("POST", "/api/visitor/conversations", json={"language": "en"})
+    assert (status, body["error"]["code"]) == (429, "rate_limited")
+    assert loop.time() - started >= 0.4

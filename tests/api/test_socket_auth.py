@@ -163,3 +163,16 @@ async def test_one_address_holds_a_bounded_number_of_sockets(service_factory: Se
         while not await reopened():
             pass
     await second.close()
+
+
+async def test_one_address_opens_a_bounded_number_of_sockets_over_time(service_factory: ServiceFactory) -> None:
+    """Each socket opened replays what its client missed: reconnecting in a loop is refused."""
+    service = await service_factory(limits=LimitSettings(socket_opens_per_ip="3/minute", refusal_delay_seconds=0.0))
+    conversation = await service.start_conversation()
+    for _ in range(3):
+        socket = await visitor_socket(service, conversation)
+        await socket.next_of("conversation")
+        await socket.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await visitor_socket(service, conversation)
+    assert refused.value.status == 429
