@@ -38,6 +38,7 @@ from handoff.redis_client import connect
 from handoff.unavailable import REDIS, describe, unavailable_dependency
 
 log = logging.getLogger(__name__)
+MAX_BLOCKED = 100_000  # keys remembered as refused (expired ones are dropped first)
 
 LimitName = Literal[
     "login_per_ip", "login_per_username", "conversations_per_ip", "messages_per_conversation",
@@ -67,6 +68,7 @@ class RateLimits:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._client = client
         self._outage = False
+        self._blocked: dict[tuple[str, str], float] = {}  # (limit, key) -> refused until (monotonic)
         self._sockets_per_ip = settings.sockets_per_ip
         self._refusal_delay = settings.refusal_delay_seconds
         self._open_sockets: Counter[str] = Counter()
@@ -91,6 +93,35 @@ class RateLimits:
 
     async def hit(self, name: LimitName, key: str) -> float | None:
         """Count one attempt; None when allowed, else the seconds until one would be."""
+        blocked = self._still_blocked(name, key)
+        if blocked is not None:
+            return blocked
+        wait = await self._count(name, key)
+        if wait:
+            self._block(name, key, wait)
+        return wait
+
+    def _still_blocked(self, name: str, key: str) -> float | None:
+        """A key refused a moment ago stays refused until its window frees a place: refusing
+        it again needs no count (a refused attempt is not counted) and no round trip to Redis,
+        so a flooder costs next to nothing once it is over its limit."""
+        until = self._blocked.get((name, key))
+        if until is None:
+            return None
+        left = until - time.monotonic()
+        if left > 0:
+            return left
+        del self._blocked[(name, key)]
+        return None
+
+    def _block(self, name: str, key: str, wait: float) -> None:
+        now = time.monotonic()
+        if len(self._blocked) >= MAX_BLOCKED:
+            self._blocked = {k: until for k, until in self._blocked.items() if until > now}
+        if len(self._blocked) < MAX_BLOCKED:
+            self._blocked[(name, key)] = now + wait
+
+    async def _count(self, name: LimitName, key: str) -> float | None:
         if name in _LOCAL:
             return await self._hit(self._local, name, key)
         try:
@@ -138,6 +169,7 @@ class RateLimits:
 
     async def forget(self, name: LimitName, key: str) -> None:
         """Start counting afresh (e.g. an account's failed logins, after a success)."""
+        self._blocked.pop((name, key), None)
         for limiter in (self._local, self._shared) if name not in _LOCAL else (self._local,):
             for item in self._items[name]:
                 try:
