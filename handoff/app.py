@@ -32,6 +32,7 @@ from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitc
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.inbox import Inbox
+from handoff.moderation import Moderator
 from handoff.observability.health import Check, Readiness
 from handoff.observability.logs import echo_request_id, redact_access_log, request_id_middleware
 from handoff.observability.metrics import Metrics
@@ -111,6 +112,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
         limits = _limits(settings)
         stack.push_async_callback(limits.close)
+        moderation = Moderator.from_settings(settings.moderation)
 
         conversations = ConversationService(store, bus, metrics)
         agents = AgentService(
@@ -136,7 +138,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             bot=bot,
             leash=leash,
             handoffs=handoffs,
-            visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits),
+            visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits, moderation),
             desk=desk,
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
@@ -147,6 +149,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             models=ModelPromoter(ModelShelf(settings.models_dir), RasaModels(settings.rasa_url, settings.rasa_token)),
             history=History(conversations),
             inbox=InboxService(Inbox(store), conversations, agents, Mailer(settings.smtp)),
+            moderation=moderation,
         )
         await handoffs.restore()
         handoffs.start()

@@ -151,6 +151,11 @@ class LimitSettings:
     socket_frames: Limit = "20/second"  # over: an `error` frame
     socket_flood: Limit = "60/second"  # over: the socket is closed (1008)
     bot_per_conversation: Limit = "1/second"  # turns sent to Rasa
+    socket_opens_per_ip: Limit = "60/minute"  # new WebSockets (a reconnection replays what was missed)
+    # Not rates: how many WebSockets one address may hold open at once (per instance), and how
+    # long a refused request waits before its 429 (a flooding client is slowed, at no CPU cost).
+    sockets_per_ip: Annotated[int, Finite, Field(ge=1)] = 100
+    refusal_delay_seconds: Annotated[float, Finite, Field(ge=0)] = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +174,19 @@ class SmtpSettings:
     timeout_seconds: float = 10.0
 
 
-LIMIT_NAMES = tuple(LimitSettings.__dataclass_fields__)
+COUNT_NAMES = ("sockets_per_ip", "refusal_delay_seconds")  # the limits that are not rates
+LIMIT_NAMES = tuple(name for name in LimitSettings.__dataclass_fields__ if name not in COUNT_NAMES)
+
+
+@validated_dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class ModerationSettings:
+    """Abusive words masked in what visitors and agents send each other (`handoff/moderation`).
+    The `relais.moderation` section, as it is."""
+
+    enabled: bool = True
+    # Word lists: a language code names a bundled list (`handoff/moderation/<code>.yml`),
+    # anything else is the path of a YAML file of the same shape. Every list applies to every text.
+    lists: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], BeforeValidator(_words)] = ("en", "fr")
 
 
 def _in_repository(path: Path) -> Path:
@@ -229,6 +246,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     review: ReviewSettings = field(default_factory=ReviewSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # A WebSocket's first frame (`{"type": "auth", ...}`) must come within this long, else 4401.
+    socket_auth_seconds: float = 5.0
+    moderation: ModerationSettings = field(default_factory=ModerationSettings)
 
 
 DEFAULTS = Settings()
@@ -250,6 +270,7 @@ class ServiceSection(_Section):
     port: Annotated[int, Finite, Field(ge=0, le=65535)] = env("RELAIS_PORT", default=DEFAULTS.port)
     public_url: str | None = env("RELAIS_PUBLIC_URL", default=None)  # default: http://host:port
     shutdown_timeout_seconds: Annotated[float, Finite, Field(ge=0.1)] = DEFAULTS.shutdown_timeout_seconds
+    socket_auth_seconds: Annotated[float, Finite, Field(ge=0.1)] = DEFAULTS.socket_auth_seconds
     trusted_proxies: Annotated[list[Network], BeforeValidator(_networks)] = env("RELAIS_TRUSTED_PROXIES", default=[])
 
 
@@ -348,6 +369,7 @@ class RelaisSection(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     smtp: SmtpSection = Field(default_factory=lambda: SmtpSection.model_validate({}))
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -457,6 +479,8 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str]) -> Set
         trusted_proxies=tuple(service.trusted_proxies),
         review=section.review,
         smtp=section.smtp.settings(),
+        socket_auth_seconds=service.socket_auth_seconds,
+        moderation=section.moderation,
     )
 
 

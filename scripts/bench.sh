@@ -9,6 +9,7 @@
 #   scripts/bench.sh --turn-only [bench_turn.py options]           # a bot turn through the service vs bare Rasa
 #   scripts/bench.sh --sockets-only [bench_sockets.py options]     # relay with many chats held, idle sockets' memory
 #   scripts/bench.sh --store-only [bench_store.py options]         # committed messages/s, SQLite and PostgreSQL
+#   scripts/bench.sh --flood-only [bench_flood.py options]         # a bystander's latency, idle vs one address flooding
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REDIS_URL=redis://127.0.0.1:6379/14
@@ -45,6 +46,7 @@ case "${1:-}" in
   --turn-only) shift; services_up; fresh_database; bench "bot turn: service vs bare Rasa" bench_turn.py "$@"; exit ;;
   --sockets-only) shift; services_up; fresh_database; bench "relay and idle sockets" bench_sockets.py "$@"; exit ;;
   --store-only) shift; services_up; fresh_database; bench "store messages/s" bench_store.py "$@"; exit ;;
+  --flood-only) shift; services_up; fresh_database; bench "bystander under a flood" bench_flood.py "$@"; exit ;;
 esac
 services_up
 bench "routing engine" bench_routing.py
@@ -56,6 +58,8 @@ fresh_database
 bench "store messages/s" bench_store.py
 fresh_database
 bench "relay and idle sockets" bench_sockets.py
+fresh_database
+bench "bystander under a flood" bench_flood.py
 fresh_database
 bench "bot turn: service vs bare Rasa" bench_turn.py
 bench "bot" bench_bot.py

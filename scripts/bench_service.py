@@ -31,6 +31,7 @@ from benchlib import (
     escalate,
     go_online,
     login,
+    open_socket,
     percentile,
     running_service,
 )
@@ -65,7 +66,7 @@ async def _run(settings: Settings, burst: int, samples: int) -> None:
         auth = bearer(token)
         await go_online(http, base, token)
         escalations, relays = [], []
-        async with http.ws_connect(f"{base.replace('http', 'ws')}/ws/agent?token={token}") as agent_socket:
+        async with await open_socket(http, (f"{base.replace('http', 'ws')}/ws/agent", {"token": token})) as agent_socket:
             for _ in range(samples):
                 async with http.post(f"{base}/api/visitor/conversations", json={"language": "en"}) as r:
                     conversation = await r.json()

@@ -62,11 +62,13 @@ from aiohttp import web
 from benchlib import (
     REPORTS,
     RunningService,
+    SocketTarget,
     add_agents,
     delete_redis_keys,
     emit,
     hold_conversations,
     loglog_chart,
+    open_socket,
     p50_p99_ms,
     raise_open_files,
     rss_bytes,
@@ -127,8 +129,8 @@ class Sockets:
         self.readers: list[asyncio.Task[None]] = []
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
 
-    async def open(self, url: str) -> aiohttp.ClientWebSocketResponse:
-        socket = await self.http.ws_connect(url, heartbeat=20.0, timeout=aiohttp.ClientWSTimeout(ws_close=5))
+    async def open(self, target: SocketTarget) -> aiohttp.ClientWebSocketResponse:
+        socket = await open_socket(self.http, target, heartbeat=20.0, timeout=aiohttp.ClientWSTimeout(ws_close=5))
         await socket.receive_json(timeout=60)  # the first frame: the socket is live on the server
         self.sockets.append(socket)
         self.readers.append(asyncio.create_task(self._read(socket)))
@@ -157,9 +159,9 @@ class Sockets:
         await asyncio.gather(*self.readers, return_exceptions=True)
 
 
-async def _open_all(sockets: Sockets, urls: list[str]) -> None:
-    for start in range(0, len(urls), OPEN_AT_ONCE):
-        await asyncio.gather(*(sockets.open(url) for url in urls[start:start + OPEN_AT_ONCE]))
+async def _open_all(sockets: Sockets, targets: list[SocketTarget]) -> None:
+    for start in range(0, len(targets), OPEN_AT_ONCE):
+        await asyncio.gather(*(sockets.open(target) for target in targets[start:start + OPEN_AT_ONCE]))
 
 
 def relay_clients(base_url: str, echo_url: str, held: list[dict[str, str]], agent_tokens: list[str],
@@ -176,10 +178,10 @@ async def _relay_clients(base_url: str, echo_url: str, held: list[dict[str, str]
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
         service, echo = Sockets(http), Sockets(http)
-        await _open_all(service, [f"{ws_base}/ws/agent?token={token}" for token in agent_tokens])
-        await _open_all(service, [f"{ws_base}/ws/visitor?conversation_id={h['cid']}&token={h['visitor_token']}"
+        await _open_all(service, [(f"{ws_base}/ws/agent", {"token": token}) for token in agent_tokens])
+        await _open_all(service, [(f"{ws_base}/ws/visitor", {"conversation_id": h["cid"], "token": h["visitor_token"]})
                                   for h in held])
-        await _open_all(echo, [echo_url] * (len(held) + len(agent_tokens)))
+        await _open_all(echo, [(echo_url, None)] * (len(held) + len(agent_tokens)))
         relays: list[float] = []
         for n in range(samples):
             chat = rng.choice(held)
@@ -208,14 +210,14 @@ async def _relay_clients(base_url: str, echo_url: str, held: list[dict[str, str]
     return {"relay": relays, "echo": echoes}
 
 
-def idle_clients(stages: list[list[str]], opened: Any, proceed: Any) -> None:
+def idle_clients(stages: list[list[SocketTarget]], opened: Any, proceed: Any) -> None:
     """Open the sockets of each stage in turn, keeping the earlier ones open: after each stage,
     put the number open on `opened` and wait for `proceed`. All close at the end."""
     raise_open_files(sum(len(stage) for stage in stages) + FD_MARGIN)
     asyncio.run(_idle_clients(stages, opened, proceed))
 
 
-async def _idle_clients(stages: list[list[str]], opened: Any, proceed: Any) -> None:
+async def _idle_clients(stages: list[list[SocketTarget]], opened: Any, proceed: Any) -> None:
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         sockets = Sockets(http)
@@ -286,7 +288,7 @@ def _release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-async def _idle_memory(stages: list[list[str]], pid: int | None = None) -> list[tuple[int, float]]:
+async def _idle_memory(stages: list[list[SocketTarget]], pid: int | None = None) -> list[tuple[int, float]]:
     """Bytes of resident memory per socket that process `pid` (default: this one) gains while a
     client process holds the sockets of the stages open, cumulatively: (sockets open, bytes each)
     after each stage. Nothing is closed between stages, so no freed memory is reused unseen."""
@@ -323,7 +325,7 @@ async def _idle(stack: str, settings: Settings, args: argparse.Namespace) -> lis
     loop = asyncio.get_running_loop()
     try:
         echo_url = await loop.run_in_executor(None, echo_urls.get, True, 60)
-        echo_stages = [[echo_url] * (level - below) for level, below in zip(levels, [0, *levels], strict=False)]
+        echo_stages: list[list[SocketTarget]] = [[(echo_url, None)] * (level - below) for level, below in zip(levels, [0, *levels], strict=False)]
         echoes = await _idle_memory(echo_stages, echo.pid)
     finally:
         stop.set()
@@ -331,11 +333,11 @@ async def _idle(stack: str, settings: Settings, args: argparse.Namespace) -> lis
     async with running_service(settings) as service:
         conversations = service.services.conversations
         ws_base = service.base_url.replace("http://", "ws://", 1)
-        urls: list[str] = []
+        urls: list[SocketTarget] = []
         while len(urls) < levels[-1]:
             started = await asyncio.gather(*(conversations.start("fr", None)
                                              for _ in range(min(100, levels[-1] - len(urls)))))
-            urls += [f"{ws_base}/ws/visitor?conversation_id={c.id}&token={token}" for c, token in started]
+            urls += [(f"{ws_base}/ws/visitor", {"conversation_id": c.id, "token": token}) for c, token in started]
         stages = [urls[below:level] for level, below in zip(levels, [0, *levels], strict=False)]
         measured = await _idle_memory(stages)
     records = []

@@ -36,7 +36,8 @@ from handoff.domain import AgentRole  # noqa: E402
 from handoff.services.container import Services  # noqa: E402
 from handoff.store import open_store  # noqa: E402
 
-NEVER_TRIPPED = LimitSettings(**{name: "1000000000/second" for name in LIMIT_NAMES})
+NEVER_TRIPPED = LimitSettings(**{name: "1000000000/second" for name in LIMIT_NAMES}, sockets_per_ip=1_000_000,
+                              refusal_delay_seconds=0.0)
 
 PASSWORD = "bench-password-123"
 REPORTS = ROOT / "reports" / "bench"
@@ -80,6 +81,19 @@ async def delete_redis_keys(url: str, prefix: str) -> None:
 
 # --- the service, in process -------------------------------------------------------------
 
+# A WebSocket to open: its URL (no credentials in it) and its first frame's fields (None: no auth frame).
+SocketTarget = tuple[str, dict[str, Any] | None]
+
+
+async def open_socket(http: aiohttp.ClientSession, target: SocketTarget, **options: Any) -> aiohttp.ClientWebSocketResponse:
+    """Open a socket and authenticate it by its first frame, as the widget and the console do."""
+    url, auth = target
+    socket = await http.ws_connect(url, **options)
+    if auth is not None:
+        await socket.send_json({"type": "auth", **auth})
+    return socket
+
+
 
 @dataclass(frozen=True, slots=True)
 class RunningService:
@@ -88,12 +102,13 @@ class RunningService:
 
 
 @contextlib.asynccontextmanager
-async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
+async def running_service(settings: Settings, *, real_limits: bool = False) -> AsyncIterator[RunningService]:
     """The real aiohttp application on a free port of 127.0.0.1, stopped on exit.
 
     Its abuse limits never trip: every client of a benchmark comes from one address,
-    and what is measured is the cost of the work (the limits are still counted)."""
-    app = create_app(replace(settings, limits=NEVER_TRIPPED))
+    and what is measured is the cost of the work (the limits are still counted) —
+    unless `real_limits`, for a benchmark of the limits themselves (bench_flood.py)."""
+    app = create_app(settings if real_limits else replace(settings, limits=NEVER_TRIPPED))
     runner = web.AppRunner(app)
     await runner.setup()
     try:

@@ -59,7 +59,8 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
             await sink.send_str(frame.data)
         elif frame.type is aiohttp.WSMsgType.BINARY:
             await sink.send_bytes(frame.data)
-    await sink.close()
+    # The instance's close code goes through (4401: log in again; 1012: reconnect).
+    await sink.close(code=source.close_code or aiohttp.WSCloseCode.OK)
 
 
 async def _websocket(request: web.Request, target: str, session: aiohttp.ClientSession) -> web.StreamResponse:

@@ -867,14 +867,13 @@ form.compose { display: flex; gap: .53em; padding: .67em .8em .8em; align-items:
     clearTimeout(state.reconnectTimer);
     const url = new URL(SERVICE + "/ws/visitor");
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("conversation_id", state.saved.conversationId);
-    url.searchParams.set("token", state.saved.token);
-    url.searchParams.set("after", String(state.lastSeq));
+    // No credentials in the URL (URLs end up in logs): the first frame authenticates.
+    const auth = { type: "auth", conversation_id: state.saved.conversationId, token: state.saved.token, after: state.lastSeq };
     let socket;
     try { socket = new WebSocket(url.href); } catch { return scheduleReconnect(); }
     state.socket = socket;
     let healthy = false;
-    socket.onopen = () => { state.socketOpen = true; };
+    socket.onopen = () => { socket.send(JSON.stringify(auth)); state.socketOpen = true; };
     socket.onmessage = (e) => {
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }

@@ -22,9 +22,10 @@ from handoff.services.privacy import redact_for
 routes = web.RouteTableDef()
 
 
-def answer(agent: Agent, body: dict[str, Any], status: int = 200) -> web.Response:
-    """A JSON answer to this agent: visitors' personal data masked for ambassadors."""
-    return web.json_response(redact_for(agent, body), status=status)
+def answer(request: web.Request, agent: Agent, body: dict[str, Any], status: int = 200) -> web.Response:
+    """A JSON answer to this agent: visitors' personal data masked for ambassadors, abusive
+    words masked for everyone."""
+    return web.json_response(services(request).moderation.for_agents(redact_for(agent, body)), status=status)
 
 MAX_NOTE_LENGTH = 1000
 
@@ -56,7 +57,7 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     presence = await services(request).desk.presence(agent)
-    return answer(agent, {"agent": agent.to_json(), "presence": presence})
+    return answer(request, agent, {"agent": agent.to_json(), "presence": presence})
 
 
 @routes.post("/api/agents/me/presence")
@@ -65,7 +66,7 @@ async def set_presence(request: web.Request) -> web.Response:
     presence = enum_field(await json_body(request), "status", Presence)
     assert presence is not None
     await services(request).desk.set_presence(agent, presence)
-    return answer(agent, {"presence": presence.value})
+    return answer(request, agent, {"presence": presence.value})
 
 
 @routes.post("/api/agents/me/heartbeat")
@@ -84,13 +85,13 @@ async def online(request: web.Request) -> web.Response:
 async def my_conversations(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     conversations, offers = await services(request).desk.my_conversations(agent)
-    return answer(agent, {"conversations": [c.to_json() for c in conversations], "offers": offers})
+    return answer(request, agent, {"conversations": [c.to_json() for c in conversations], "offers": offers})
 
 
 @routes.get("/api/queue")
 async def queue(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return answer(agent, {"waiting": await services(request).desk.queue(agent)})
+    return answer(request, agent, {"waiting": await services(request).desk.queue(agent)})
 
 
 @routes.post("/api/conversations/{conversation_id}/accept")
@@ -98,7 +99,7 @@ async def accept(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     await services(request).conversations.get(request.match_info["conversation_id"])  # 404 when unknown
     conversation = await services(request).handoffs.accept(request.match_info["conversation_id"], agent)
-    return answer(agent, {"conversation": conversation.to_json()})
+    return answer(request, agent, {"conversation": conversation.to_json()})
 
 
 @routes.post("/api/conversations/{conversation_id}/decline")
@@ -107,14 +108,14 @@ async def decline(request: web.Request) -> web.Response:
     conversation_id = request.match_info["conversation_id"]
     await services(request).conversations.get(conversation_id)
     await services(request).handoffs.decline(conversation_id, agent)
-    return answer(agent, {"conversation_id": conversation_id, "declined": True})
+    return answer(request, agent, {"conversation_id": conversation_id, "declined": True})
 
 
 @routes.post("/api/conversations/{conversation_id}/claim")
 async def claim(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     conversation = await services(request).handoffs.claim(request.match_info["conversation_id"], agent)
-    return answer(agent, {"conversation": conversation.to_json()})
+    return answer(request, agent, {"conversation": conversation.to_json()})
 
 
 @routes.post("/api/conversations/{conversation_id}/transfer")
@@ -129,7 +130,7 @@ async def transfer(request: web.Request) -> web.Response:
     conversation = await services(request).handoffs.transfer(
         request.match_info["conversation_id"], agent, pool=pool, target_agent_id=target, note=note
     )
-    return answer(agent, {"conversation": conversation.to_json()})
+    return answer(request, agent, {"conversation": conversation.to_json()})
 
 
 @routes.post("/api/conversations/{conversation_id}/close")
@@ -137,7 +138,7 @@ async def close(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     outcome = optional_text(await json_body(request), "outcome", max_length=64)
     conversation = await services(request).handoffs.close(request.match_info["conversation_id"], agent, outcome)
-    return answer(agent, {"conversation": conversation.to_json()})
+    return answer(request, agent, {"conversation": conversation.to_json()})
 
 
 @routes.post("/api/conversations/{conversation_id}/messages")
@@ -150,7 +151,7 @@ async def send_message(request: web.Request) -> web.Response:
     message, created = await services(request).desk.send(
         agent, request.match_info["conversation_id"], text, client_msg_id
     )
-    return answer(agent, {"message": message.to_json()}, status=201 if created else 200)
+    return answer(request, agent, {"message": message.to_json()}, status=201 if created else 200)
 
 
 @routes.post("/api/conversations/{conversation_id}/typing")
@@ -166,13 +167,13 @@ async def read_messages(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     conversation = await services(request).desk.readable(agent, request.match_info["conversation_id"])
     messages = await services(request).conversations.messages(conversation.id, after=after_param(request))
-    return answer(agent, {"messages": [m.to_json() for m in messages], "conversation": conversation.to_json()})
+    return answer(request, agent, {"messages": [m.to_json() for m in messages], "conversation": conversation.to_json()})
 
 
 @routes.get("/api/conversations/{conversation_id}/transcript")
 async def transcript(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return answer(agent, await services(request).desk.transcript(agent, request.match_info["conversation_id"]))
+    return answer(request, agent, await services(request).desk.transcript(agent, request.match_info["conversation_id"]))
 
 
 @routes.get("/api/conversations")
@@ -181,13 +182,13 @@ async def live(request: web.Request) -> web.Response:
     if request.query.get("status", "live") != "live":
         raise InvalidInput("status must be live", field="status")
     conversations = await services(request).desk.live(agent)
-    return answer(agent, {"conversations": [c.to_json() for c in conversations]})
+    return answer(request, agent, {"conversations": [c.to_json() for c in conversations]})
 
 
 @routes.get("/api/conversations/{conversation_id}/visitor")
 async def visitor_panel(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return answer(agent, await services(request).desk.visitor_panel(agent, request.match_info["conversation_id"]))
+    return answer(request, agent, await services(request).desk.visitor_panel(agent, request.match_info["conversation_id"]))
 
 
 @routes.get("/api/conversations/{conversation_id}/visitor/conversations/{previous_id}")
@@ -196,10 +197,10 @@ async def previous_conversation(request: web.Request) -> web.Response:
     body = await services(request).desk.previous_conversation(
         agent, request.match_info["conversation_id"], request.match_info["previous_id"]
     )
-    return answer(agent, body)
+    return answer(request, agent, body)
 
 
 @routes.get("/api/agents/me/ratings")
 async def my_ratings(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return answer(agent, {"ratings": await services(request).desk.ratings(agent)})
+    return answer(request, agent, {"ratings": await services(request).desk.ratings(agent)})

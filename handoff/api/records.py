@@ -77,13 +77,13 @@ async def history(request: web.Request) -> web.Response:
         offset=(page - 1) * page_size,
     )
     results, more = await services(request).history.search(agent, query)
-    return answer(agent, {"conversations": results, "page": page, "page_size": page_size, "has_more": more})
+    return answer(request, agent, {"conversations": results, "page": page, "page_size": page_size, "has_more": more})
 
 
 @routes.get("/api/history/{conversation_id}")
 async def history_conversation(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    return answer(agent, await services(request).history.read(agent, request.match_info["conversation_id"]))
+    return answer(request, agent, await services(request).history.read(agent, request.match_info["conversation_id"]))
 
 
 def _item_id(request: web.Request) -> int:
@@ -107,7 +107,7 @@ async def inbox(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 50, 1, MAX_PAGE)
     before = _int(request, "before", 0, 0, 2**31 - 1) or None
     items, more = await services(request).inbox.list(agent, statuses, mine=mine, limit=limit, before=before)
-    return answer(agent, {"items": [item.to_json() for item in items], "has_more": more})
+    return answer(request, agent, {"items": [item.to_json() for item in items], "has_more": more})
 
 
 @routes.post("/api/inbox/{item_id}/assign")
@@ -115,7 +115,7 @@ async def assign(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     assignee = optional_text(await json_body(request), "agent_id", max_length=MAX_ID_LENGTH)
     item = await services(request).inbox.assign(agent, _item_id(request), assignee)
-    return answer(agent, {"item": item.to_json()})
+    return answer(request, agent, {"item": item.to_json()})
 
 
 @routes.post("/api/inbox/{item_id}/answer")
@@ -123,11 +123,11 @@ async def answer_by_email(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     text = text_field(await json_body(request), "text")
     item = await services(request).inbox.answer(agent, _item_id(request), text)
-    return answer(agent, {"item": item.to_json()})
+    return answer(request, agent, {"item": item.to_json()})
 
 
 @routes.post("/api/inbox/{item_id}/done")
 async def done(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     item = await services(request).inbox.done(agent, _item_id(request))
-    return answer(agent, {"item": item.to_json()})
+    return answer(request, agent, {"item": item.to_json()})

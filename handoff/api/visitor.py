@@ -51,11 +51,11 @@ async def post_message(request: web.Request) -> web.Response:
     await services(request).limits.check("messages_per_conversation", conversation.id)
     posted = await services(request).visitors.post_message(conversation, text, client_msg_id)
     return web.json_response(
-        {
+        services(request).moderation.for_visitors({
             "message": posted.message.to_json(),
             "replies": [reply.to_json() for reply in posted.replies],
             "conversation": posted.conversation.to_json(),
-        },
+        }),
         status=201 if posted.created else 200,
     )
 
@@ -63,10 +63,11 @@ async def post_message(request: web.Request) -> web.Response:
 @routes.get("/api/visitor/conversations/{conversation_id}/messages")
 async def list_messages(request: web.Request) -> web.Response:
     conversation = await current_visitor_conversation(request)
-    messages = await services(request).conversations.messages(conversation.id, after=after_param(request))
-    return web.json_response(
+    svc = services(request)
+    messages = await svc.conversations.messages(conversation.id, after=after_param(request))
+    return web.json_response(svc.moderation.for_visitors(  # agents' abusive words masked
         {"messages": [m.to_json() for m in messages], "conversation": conversation.to_json()}
-    )
+    ))
 
 
 @routes.post("/api/visitor/conversations/{conversation_id}/handoff")

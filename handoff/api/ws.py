@@ -21,6 +21,14 @@ that cannot be translated for want of it ends the socket, and so does a failure
 while a socket opens (close code 1013, try again later): the client reconnects
 and resumes from the store. Before the socket is open, it is a 503 like any request.
 
+No credential ever travels in a socket's URL (URLs end up in logs and browser
+histories): a `token` in the query string is refused with 400. The client's first
+frame authenticates it — `{"type": "auth", "token": …}` on `/ws/agent`, plus
+`"conversation_id"` (and optionally `"after"`) on `/ws/visitor` — and must come within
+`socket_auth_seconds`; a socket without it, or with a wrong one, is closed with 4401.
+Nothing is sent before. One address opens at most `limits.socket_opens_per_ip` sockets
+over time and holds at most `limits.sockets_per_ip` at once (a 429 beyond).
+
 A socket's frames are counted (`limits.socket_frames`, `limits.socket_flood`): a frame
 over the first limit is answered with an `error` frame and otherwise ignored; a client
 that keeps sending past the second is closed with 1008 (policy violation).
@@ -40,10 +48,18 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.typedefs import Handler
 
 from handoff.api import safe_json
-from handoff.api.context import services
+from handoff.api.context import client_ip, services
 from handoff.api.cors import socket_origin_allowed
-from handoff.api.payload import after_param
-from handoff.domain import Agent, ConversationStatus, DomainError, Forbidden, Message, Unauthorized
+from handoff.api.payload import MAX_SEQ, after_param
+from handoff.domain import (
+    Agent,
+    ConversationStatus,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    Message,
+    Unauthorized,
+)
 from handoff.events import (
     AssignedToAgent,
     AvailabilityChanged,
@@ -89,6 +105,7 @@ from handoff.unavailable import describe, unavailable_dependency
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 SESSION_ENDED_CODE = 4401  # the agent's session ended: the console logs in again instead of reconnecting
+AUTH_FAILED_CODE = 4401  # no valid `auth` first frame in time: the client must not retry as is
 _SOCKET = web.RequestKey("relais_socket", web.WebSocketResponse)  # the request's WebSocket once it is open
 HEARTBEAT_SECONDS = 20.0
 RESTART_REASON = b"service restart: reconnect"
@@ -96,6 +113,7 @@ ClientHandler = Callable[[ClientFrame], Awaitable[None]]
 Translate = Callable[[Event], Awaitable[list[Event]]]
 ReadAfter = Callable[[str, int], Awaitable[list[Message]]]  # a conversation's messages after a seq
 FLOOD_REASON = b"too many frames"
+FLOOD_CLOSE_SECONDS = 0.2  # how long a flooder's socket gets to answer its close frame
 
 
 class FrameLimit:
@@ -178,7 +196,13 @@ class _Session:
                 continue
             verdict = await self.frames.verdict() if self.frames else "ok"
             if verdict == "flood":
-                await self.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=FLOOD_REASON)
+                # Not a graceful close: the close frame goes out, but the frames the flooder has
+                # queued meanwhile are not all read and parsed while waiting for its answer.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.socket.close(code=WSCloseCode.POLICY_VIOLATION, message=FLOOD_REASON),
+                        FLOOD_CLOSE_SECONDS,
+                    )
                 return
             if verdict == "slow":
                 await self.send(ErrorFrame("too many frames; slow down"))
@@ -234,6 +258,40 @@ def track_sockets(app: web.Application, close_timeout: float) -> None:
     app.on_shutdown.append(on_shutdown)
 
 
+def _refuse_token_in_url(request: web.Request) -> None:
+    if "token" in request.query:
+        raise InvalidInput("tokens are never accepted in a URL; send them in the socket's first frame "
+                           '({"type": "auth", "token": ...})', field="token")
+
+
+class AuthFailed(Exception):
+    """The socket's first frame did not authenticate it (closed with 4401)."""
+
+
+async def _auth_frame(socket: web.WebSocketResponse, seconds: float) -> dict[str, object]:
+    """The client's first frame, if it is an `auth` frame with a token that came in time."""
+    try:
+        async with asyncio.timeout(seconds):
+            frame = await socket.receive()
+    except TimeoutError:
+        raise AuthFailed("no auth frame in time") from None
+    if frame.type != WSMsgType.TEXT:
+        raise AuthFailed("the first frame must be an auth frame")
+    try:
+        parsed = safe_json.loads(frame.data)
+    except ValueError:
+        raise AuthFailed("the first frame must be an auth frame") from None
+    if not isinstance(parsed, dict) or parsed.get("type") != "auth" or not isinstance(parsed.get("token"), str) \
+            or not parsed["token"]:
+        raise AuthFailed("the first frame must be an auth frame with a token")
+    return parsed
+
+
+async def _refuse(socket: web.WebSocketResponse, reason: str) -> web.WebSocketResponse:
+    await socket.close(code=AUTH_FAILED_CODE, message=reason.encode()[:120])
+    return socket
+
+
 async def _open(request: web.Request, *, shared: bool) -> web.WebSocketResponse:
     registry = request.app[OPEN_SOCKETS]
     if registry.closing:
@@ -259,6 +317,8 @@ def _closed_when_unavailable(handler: Handler) -> Handler:
             response: web.StreamResponse = await handler(request)
         except Exception as exc:
             socket: web.WebSocketResponse | None = request.get(_SOCKET)
+            if socket is not None and socket.closed and isinstance(exc, ConnectionError):
+                return socket  # the client went away (e.g. a flooder cut off): no dependency is down
             dependency = unavailable_dependency(exc)
             if socket is None or dependency is None:
                 raise
@@ -299,13 +359,27 @@ async def _passthrough(event: Event) -> list[Event]:
 @routes.get("/ws/visitor")
 @_closed_when_unavailable
 async def visitor_socket(request: web.Request) -> web.StreamResponse:
+    _refuse_token_in_url(request)
     svc = services(request)
-    conversation = await svc.conversations.authenticate_visitor(
-        request.query.get("conversation_id", ""), request.query.get("token", "")
-    )
     after = after_param(request)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
+    with svc.limits.open_socket(client_ip(request)):
+        return await _visitor_session(request, svc, after)
+
+
+async def _visitor_session(request: web.Request, svc: Services, after: int) -> web.StreamResponse:
     socket = await _open(request, shared=True)
-    session = _Session(socket, _reader(svc), frames=FrameLimit(svc.limits))
+    try:
+        auth = await _auth_frame(socket, svc.settings.socket_auth_seconds)
+        conversation_id, frame_after = auth.get("conversation_id"), auth.get("after", after)
+        if not isinstance(conversation_id, str) or not isinstance(frame_after, int) or isinstance(frame_after, bool) \
+                or not 0 <= frame_after <= MAX_SEQ:
+            raise AuthFailed("the auth frame needs a conversation_id (and a sequence number as after)")
+        conversation = await svc.conversations.authenticate_visitor(conversation_id, str(auth["token"]))
+    except (AuthFailed, DomainError) as exc:
+        return await _refuse(socket, str(exc))
+    after = frame_after
+    session = _Session(socket, _reader(svc), shape=svc.moderation.for_visitors, frames=FrameLimit(svc.limits))
     session.last_seq[conversation.id] = after  # the client has these: never sent again
     subscription = await svc.bus.subscribe(conversation_channel(conversation.id), AVAILABILITY_CHANNEL)
     for message in await svc.conversations.messages(conversation.id, after=after):
@@ -337,7 +411,14 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
 async def availability_socket(request: web.Request) -> web.StreamResponse:
     """Who can answer, for a widget open before its conversation exists (no credentials:
     it carries nothing but the counts of `GET /api/availability`)."""
+    _refuse_token_in_url(request)
     svc = services(request)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
+    with svc.limits.open_socket(client_ip(request)):
+        return await _availability_session(request, svc)
+
+
+async def _availability_session(request: web.Request, svc: Services) -> web.StreamResponse:
     socket = await _open(request, shared=True)
     session = _Session(socket, _reader(svc))
     subscription = await svc.bus.subscribe(AVAILABILITY_CHANNEL)
@@ -354,13 +435,21 @@ async def availability_socket(request: web.Request) -> web.StreamResponse:
 @routes.get("/ws/agent")
 @_closed_when_unavailable
 async def agent_socket(request: web.Request) -> web.StreamResponse:
+    _refuse_token_in_url(request)
     svc = services(request)
-    token = request.query.get("token", "")
-    if not token:
-        raise Unauthorized("missing token")
-    agent = await svc.agents.authenticate(token)
+    await svc.limits.check("socket_opens_per_ip", client_ip(request))
+    with svc.limits.open_socket(client_ip(request)):
+        return await _agent_session(request, svc)
+
+
+async def _agent_session(request: web.Request, svc: Services) -> web.StreamResponse:
     socket = await _open(request, shared=False)
-    session = _Session(socket, _reader(svc), shape=lambda frame: redact_for(agent, frame),
+    try:
+        token = str((await _auth_frame(socket, svc.settings.socket_auth_seconds))["token"])
+        agent = await svc.agents.authenticate(token)
+    except (AuthFailed, DomainError) as exc:
+        return await _refuse(socket, str(exc))
+    session = _Session(socket, _reader(svc), shape=lambda frame: svc.moderation.for_agents(redact_for(agent, frame)),
                        frames=FrameLimit(svc.limits))
     # Subscribe first, then read: an offer or assignment made while the console was
     # between its first HTTP read and this socket still reaches it.

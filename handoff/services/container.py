@@ -10,6 +10,7 @@ from handoff.botmodels import ModelPromoter
 from handoff.botswitch import BotLeash
 from handoff.config import Settings
 from handoff.conversations import ConversationService
+from handoff.moderation import Moderator
 from handoff.observability.health import Readiness
 from handoff.observability.metrics import Metrics
 from handoff.realtime import EventBus
@@ -46,3 +47,4 @@ class Services:
     models: ModelPromoter  # the bot's models: promote, roll back (handoff/botmodels.py)
     history: History
     inbox: InboxService
+    moderation: Moderator

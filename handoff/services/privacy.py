@@ -7,6 +7,7 @@ transcripts, socket events. The store keeps the original text; masking happens
 on the way out (`redact_for`), so one rule covers every payload an agent gets:
 any object with `"sender_kind": "visitor"` and a `text` has that text masked,
 as do the visitor-typed fields of a conversation (`rating_comment`, `page_url`).
+The walk over a payload (`mask_texts`) is shared with moderation (`handoff/moderation`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 # 9 digits at least: dates (8) stay readable; separators are spaces, dots and dashes.
 _PHONE = re.compile(r"(?<![\w+])(?<!\d[ .\-])(?:\+|00)?\(?\d(?:[ .\-]?\(?\d\)?){8,14}(?![ .\-]?\d)(?!\w)")
-_VISITOR_TEXT_FIELDS = ("rating_comment", "page_url")
+VISITOR_TEXT_FIELDS = ("rating_comment", "page_url")
 
 
 def sees_personal_data(agent: Agent) -> bool:
@@ -47,21 +48,25 @@ def contains_personal_data(text: str) -> bool:
 
 def redact_for(agent: Agent, payload: Any) -> Any:
     """`payload` (JSON-shaped) as this agent may see it."""
-    return payload if sees_personal_data(agent) else _redact(payload)
+    if sees_personal_data(agent):
+        return payload
+    return mask_texts(payload, mask_personal_data, senders=frozenset({"visitor"}), fields=VISITOR_TEXT_FIELDS)
 
 
-def _redact(value: Any) -> Any:
+def mask_texts(value: Any, mask: Callable[[str], str], *, senders: frozenset[str], fields: tuple[str, ...]) -> Any:
+    """A copy of JSON-shaped `value` where `mask` is applied to the `text` of every object whose
+    `sender_kind` is one of `senders`, and to the string `fields` of every object."""
     if isinstance(value, list):
-        return [_redact(item) for item in value]
+        return [mask_texts(item, mask, senders=senders, fields=fields) for item in value]
     if not isinstance(value, dict):
         return value
-    redacted = {key: _redact(item) for key, item in value.items()}
-    if redacted.get("sender_kind") == "visitor" and isinstance(redacted.get("text"), str):
-        redacted["text"] = mask_personal_data(redacted["text"])
-    for field in _VISITOR_TEXT_FIELDS:
-        if isinstance(redacted.get(field), str):
-            redacted[field] = mask_personal_data(redacted[field])
-    return redacted
+    masked = {key: mask_texts(item, mask, senders=senders, fields=fields) for key, item in value.items()}
+    if masked.get("sender_kind") in senders and isinstance(masked.get("text"), str):
+        masked["text"] = mask(masked["text"])
+    for field in fields:
+        if isinstance(masked.get(field), str):
+            masked[field] = mask(masked[field])
+    return masked
 
 
 def _if(check: Callable[[str], bool], mask: Callable[[str], str]) -> Callable[[re.Match[str]], str]:

@@ -58,6 +58,7 @@ from handoff.domain import (
     SenderKind,
 )
 from handoff.events import RatingReceived, Typing
+from handoff.moderation import Moderator
 from handoff.realtime import EventBus, agent_channel, conversation_channel
 from handoff.services import texts
 from handoff.services.handoffs import HandoffCoordinator
@@ -89,7 +90,9 @@ class VisitorService:
         bus: EventBus,
         leash: BotLeash,
         limits: RateLimits,
+        moderation: Moderator | None = None,
     ) -> None:
+        self.moderation = moderation or Moderator((), enabled=False)
         self.conversations = conversations
         self.bot = bot
         self.handoffs = handoffs
@@ -135,8 +138,9 @@ class VisitorService:
         and a turn that does not ask for a person returns what it wrote without reading it back."""
         first_seq = message.seq
         try:
-            turn = await self.bot.ask(
-                conversation.id, message.text, language=conversation.language, page_url=conversation.page_url
+            turn = await self.bot.ask(  # the bot is given the text as agents read it: abuse masked
+                conversation.id, self.moderation.mask(message.text), language=conversation.language,
+                page_url=conversation.page_url,
             )
         except BotUnavailable:
             await self.conversations.append(

@@ -14,7 +14,14 @@ import pytest
 
 from handoff.config import RoutingSettings
 from handoff.domain import AgentRole, Pool
-from tests.support.service import WAIT_SECONDS, RunningService, ServiceFactory, add_agent, wait_for
+from tests.support.service import (
+    WAIT_SECONDS,
+    RunningService,
+    ServiceFactory,
+    add_agent,
+    visitor_socket,
+    wait_for,
+)
 
 
 async def test_bot_down_keeps_the_message_and_offers_a_human(service_factory: ServiceFactory) -> None:
@@ -246,10 +253,9 @@ async def test_visitor_websocket_resumes_after_a_sequence_number(service_factory
     await add_agent(service.settings, "wendy")
     wendy = await service.go_online("wendy")
     conversation = await service.start_conversation()
-    cid, token = conversation["conversation_id"], conversation["visitor_token"]
+    cid = conversation["conversation_id"]
     await service.say(conversation, "one")  # seq 1 + bot-unavailable notice seq 2
-    url = service.url.replace("http", "ws") + f"/ws/visitor?conversation_id={cid}&token={token}&after=1"
-    async with service.http.ws_connect(url) as socket:
+    async with (await visitor_socket(service, conversation, after=1)).socket as socket:
         first = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
         assert first["type"] == "message" and first["message"]["seq"] == 2
         await service.ask_human(conversation)
@@ -261,12 +267,13 @@ async def test_visitor_websocket_resumes_after_a_sequence_number(service_factory
             frame = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
             if frame["type"] == "message":
                 seen.append(frame["message"]["text"])
-    async with service.http.ws_connect(url.replace("after=1", "after=0")) as socket:
+    async with (await visitor_socket(service, conversation, after=0)).socket as socket:
         frame = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
         assert frame["message"]["seq"] == 1
-    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # a wrong token never gets a socket
-        await service.http.ws_connect(url.replace(token, "wrong"))
-    assert refused.value.status == 401
+    # A wrong token never gets a frame: the socket is closed with 4401.
+    refused = (await visitor_socket(service, {"conversation_id": cid, "visitor_token": "wrong"})).socket
+    closing = await refused.receive(timeout=WAIT_SECONDS)
+    assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4401
 
 
 async def test_two_instances_behave_as_one(service_factory: ServiceFactory, stack: str) -> None:

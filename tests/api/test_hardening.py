@@ -13,11 +13,14 @@ import pytest
 from handoff.agents import AgentService
 from handoff.store import open_store
 from tests.support.service import (
+    WAIT_SECONDS,
     RunningService,
     ServiceFactory,
     add_agent,
     agent_socket,
+    authenticated_socket,
     visitor_socket,
+    ws_base,
 )
 
 CRAFTED_BODIES = [
@@ -125,27 +128,31 @@ async def test_pages_tell_browsers_what_they_may_do(service: RunningService) -> 
         assert response.headers["Server"] == "Relais"
 
 
-async def _socket_status(service: RunningService, path: str, origin: str) -> int:
+async def _socket_status(service: RunningService, path: str, origin: str, auth: dict[str, Any]) -> int:
+    """The handshake's status; a socket that opens must also accept its auth frame."""
     try:
-        async with service.http.ws_connect(service.url.replace("http", "ws", 1) + path, origin=origin):
-            return 101
+        socket = await authenticated_socket(service.http, ws_base(service) + path, auth, origin=origin)
     except aiohttp.WSServerHandshakeError as exc:
         return exc.status
+    async with socket:
+        first = await socket.receive(timeout=WAIT_SECONDS)
+        assert first.type is aiohttp.WSMsgType.TEXT, first  # authenticated: the server speaks first
+        return 101
 
 
 async def test_sockets_refuse_pages_of_other_sites(service_factory: ServiceFactory) -> None:
     service = await service_factory(widget_origins=("https://shop.example",))
     await add_agent(service.settings, "ada")
-    token = await service.go_online("ada")
+    agent = {"token": await service.go_online("ada")}
     conversation = await service.start_conversation()
-    visitor_path = f"/ws/visitor?conversation_id={conversation['conversation_id']}&token={conversation['visitor_token']}"
+    visitor = {"conversation_id": conversation["conversation_id"], "token": conversation["visitor_token"]}
     own = service.url
-    assert await _socket_status(service, f"/ws/agent?token={token}", "https://evil.example") == 403
-    assert await _socket_status(service, f"/ws/agent?token={token}", "https://shop.example") == 403
-    assert await _socket_status(service, f"/ws/agent?token={token}", own) == 101
-    assert await _socket_status(service, visitor_path, "https://evil.example") == 403
-    assert await _socket_status(service, visitor_path, "https://shop.example") == 101
-    assert await _socket_status(service, visitor_path, own) == 101
+    assert await _socket_status(service, "/ws/agent", "https://evil.example", agent) == 403
+    assert await _socket_status(service, "/ws/agent", "https://shop.example", agent) == 403
+    assert await _socket_status(service, "/ws/agent", own, agent) == 101
+    assert await _socket_status(service, "/ws/visitor", "https://evil.example", visitor) == 403
+    assert await _socket_status(service, "/ws/visitor", "https://shop.example", visitor) == 101
+    assert await _socket_status(service, "/ws/visitor", own, visitor) == 101
 
 
 async def test_a_name_cannot_reverse_the_text_around_it(service: RunningService) -> None:

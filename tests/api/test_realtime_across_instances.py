@@ -15,7 +15,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.service import STACKS, WAIT_SECONDS, RunningService, ServiceFactory, add_agent
+from tests.support.service import (
+    STACKS,
+    WAIT_SECONDS,
+    ServiceFactory,
+    add_agent,
+    agent_socket,
+    visitor_socket,
+)
 
 Frame = dict[str, Any]
 # Only the production stack has a bus between instances (in memory, each instance is alone).
@@ -36,10 +43,6 @@ def message_saying(text: str) -> Callable[[Frame], bool]:
     return lambda frame: frame.get("type") == "message" and frame["message"]["text"] == text
 
 
-def ws_url(service: RunningService, path: str) -> str:
-    return service.url.replace("http://", "ws://", 1) + path
-
-
 async def test_visitor_on_one_instance_and_agent_on_the_other_see_each_other_live(
     service_factory: ServiceFactory, stack: str
 ) -> None:
@@ -48,10 +51,9 @@ async def test_visitor_on_one_instance_and_agent_on_the_other_see_each_other_liv
     await add_agent(a.settings, "zoe")
     zoe = await b.go_online("zoe")
     conversation = await a.start_conversation("en")
-    cid, token = conversation["conversation_id"], conversation["visitor_token"]
+    cid = conversation["conversation_id"]
 
-    async with a.http.ws_connect(ws_url(a, f"/ws/visitor?conversation_id={cid}&token={token}")) as visitor, \
-            b.http.ws_connect(ws_url(b, f"/ws/agent?token={zoe}")) as agent:
+    async with (await visitor_socket(a, conversation)).socket as visitor, (await agent_socket(b, zoe)).socket as agent:
         await next_frame(visitor, lambda f: f["type"] == "conversation")  # the socket is live
         await next_frame(agent, lambda f: f["type"] == "queue")
 

@@ -14,7 +14,13 @@ import aiohttp
 import pytest
 
 from handoff.api.ws import RESTART_REASON
-from tests.support.service import WAIT_SECONDS, ServiceFactory, add_agent
+from tests.support.service import (
+    WAIT_SECONDS,
+    ServiceFactory,
+    add_agent,
+    agent_socket,
+    visitor_socket,
+)
 
 SERVICE_RESTART = 1012
 
@@ -27,10 +33,8 @@ async def test_shutdown_closes_open_sockets_with_1012_and_refuses_new_ones(
     await add_agent(service.settings, "zoe")
     zoe = await service.go_online("zoe")
     conversation = await service.start_conversation("en")
-    query = f"conversation_id={conversation['conversation_id']}&token={conversation['visitor_token']}"
-    ws = service.url.replace("http", "ws", 1)
-    visitor = await service.http.ws_connect(f"{ws}/ws/visitor?{query}")
-    agent = await service.http.ws_connect(f"{ws}/ws/agent?token={zoe}")
+    visitor = (await visitor_socket(service, conversation)).socket
+    agent = (await agent_socket(service, zoe)).socket
 
     shutting_down = asyncio.create_task(service.server.app.shutdown())  # it waits for the clients' answers
     for socket in (visitor, agent):
@@ -41,5 +45,5 @@ async def test_shutdown_closes_open_sockets_with_1012_and_refuses_new_ones(
         assert socket.close_code == SERVICE_RESTART
     await asyncio.wait_for(shutting_down, WAIT_SECONDS)
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        await service.http.ws_connect(f"{ws}/ws/visitor?{query}")
+        await visitor_socket(service, conversation)
     assert refused.value.status == 503

@@ -25,7 +25,13 @@ import aiohttp
 from handoff.config import Settings
 from handoff.domain import AgentRole, Pool
 from tests.support.misbehaving_rasa import MisbehavingRasa
-from tests.support.service import WAIT_SECONDS, RunningService, add_agent, wait_for
+from tests.support.service import (
+    WAIT_SECONDS,
+    RunningService,
+    add_agent,
+    authenticated_socket,
+    wait_for,
+)
 
 Message = dict[str, Any]
 PAUSE_SECONDS = 1.0  # each client says something about once a second
@@ -93,13 +99,14 @@ class Client:
     async def run_socket(self) -> None:
         raise NotImplementedError
 
-    async def keep_socket(self, path: Callable[[], str], on_open: Callable[[], Awaitable[None]],
+    async def keep_socket(self, target: Callable[[], tuple[str, dict[str, Any]]], on_open: Callable[[], Awaitable[None]],
                           on_frame: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """Keep a socket open until cancelled, reconnecting (to the next instance when one is
-        unreachable) after any close."""
+        unreachable) after any close. `target` gives the socket's path and its auth frame."""
         while True:
             try:
-                async with self.http.ws_connect(self.url.replace("http", "ws", 1) + path()) as socket:
+                path, auth = target()
+                async with await authenticated_socket(self.http, self.url.replace("http", "ws", 1) + path, auth) as socket:
                     self.socket_sessions += 1
                     await on_open()
                     async for frame in socket:
@@ -124,8 +131,8 @@ class Visitor(Client):
     def last_seq(self) -> int:
         return max((m["seq"] for m in self.seen), default=0)
 
-    def socket_path(self) -> str:
-        return f"/ws/visitor?conversation_id={self.conversation_id}&token={self.token}&after={self.last_seq}"
+    def socket_target(self) -> tuple[str, dict[str, Any]]:
+        return "/ws/visitor", {"conversation_id": self.conversation_id, "token": self.token, "after": self.last_seq}
 
     async def _open(self) -> None:
         pass
@@ -139,7 +146,7 @@ class Visitor(Client):
             self.positions.append(frame["position"])
 
     async def run_socket(self) -> None:
-        await self.keep_socket(self.socket_path, self._open, self._frame)
+        await self.keep_socket(self.socket_target, self._open, self._frame)
 
     async def say(self, text: str) -> Message:
         body = {"text": text, "client_msg_id": uuid.uuid4().hex}
@@ -187,7 +194,7 @@ class Agent(Client):
             self._keep(frame["message"])
 
     async def run_socket(self) -> None:
-        await self.keep_socket(lambda: f"/ws/agent?token={self.token}", self._open, self._frame)
+        await self.keep_socket(lambda: ("/ws/agent", {"token": self.token}), self._open, self._frame)
 
     async def say(self, conversation_id: str, text: str) -> Message:
         now = asyncio.get_running_loop().time()

@@ -23,7 +23,15 @@ from handoff.server import WATCHDOG_MARGIN_SECONDS
 from tests.faults.harness import ServiceProcess, ServiceProcesses
 from tests.faults.load import identity
 from tests.support.misbehaving_rasa import MisbehavingRasa, bot_reply
-from tests.support.service import STACKS, WAIT_SECONDS, RunningService, add_agent, wait_for
+from tests.support.service import (
+    STACKS,
+    WAIT_SECONDS,
+    RunningService,
+    add_agent,
+    agent_socket,
+    visitor_socket,
+    wait_for,
+)
 
 pytestmark = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql-redis"])
 SERVICE_RESTART = 1012
@@ -81,9 +89,8 @@ async def test_sigterm_closes_sockets_with_1012_finishes_the_write_in_flight_and
         service = client(instance, http)
         zoe = await service.go_online("zoe")
         conversation = await service.start_conversation("en")
-        cid, token = conversation["conversation_id"], conversation["visitor_token"]
-        visitor = await http.ws_connect(f"{instance.ws_url}/ws/visitor?conversation_id={cid}&token={token}")
-        agent = await http.ws_connect(f"{instance.ws_url}/ws/agent?token={zoe}")
+        visitor = (await visitor_socket(service, conversation)).socket
+        agent = (await agent_socket(service, zoe)).socket
 
         misbehaving_rasa.behaviour = "hang"
         posting = await post_in_flight(service, conversation, "Is the awning in stock?", misbehaving_rasa)
@@ -109,9 +116,7 @@ async def test_sigterm_closes_sockets_with_1012_finishes_the_write_in_flight_and
         await instance.start()
         seen = [frame["message"]["seq"] for frame in before_close if frame["type"] == "message"]
         last = max(seen, default=0)
-        async with http.ws_connect(
-            f"{instance.ws_url}/ws/visitor?conversation_id={cid}&token={token}&after={last}"
-        ) as resumed:
+        async with (await visitor_socket(service, conversation, after=last)).socket as resumed:
             replayed: list[dict[str, Any]] = []
             while True:
                 frame = json.loads((await resumed.receive(timeout=WAIT_SECONDS)).data)

@@ -238,10 +238,27 @@ class Socket:
         await self.socket.close()
 
 
+async def authenticated_socket(
+    http: aiohttp.ClientSession, url: str, auth: dict[str, Any] | None, **options: Any
+) -> aiohttp.ClientWebSocketResponse:
+    """Open the WebSocket at `url` (ws://…, no credentials in it) and send `auth` as its
+    first frame (`{"type": "auth", **auth}`), as the widget and the console do."""
+    socket = await http.ws_connect(url, **options)
+    if auth is not None:
+        await socket.send_json({"type": "auth", **auth})
+    return socket
+
+
+def ws_base(service: RunningService) -> str:
+    return service.url.replace("http", "ws", 1)
+
+
 async def agent_socket(service: RunningService, token: str) -> Socket:
-    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/agent?token={token}"))
+    return Socket(await authenticated_socket(service.http, ws_base(service) + "/ws/agent", {"token": token}))
 
 
-async def visitor_socket(service: RunningService, conversation: dict[str, Any]) -> Socket:
-    query = f"conversation_id={conversation['conversation_id']}&token={conversation['visitor_token']}"
-    return Socket(await service.http.ws_connect(service.url.replace("http", "ws", 1) + f"/ws/visitor?{query}"))
+async def visitor_socket(service: RunningService, conversation: dict[str, Any], *, after: int | None = None) -> Socket:
+    auth: dict[str, Any] = {"conversation_id": conversation["conversation_id"], "token": conversation["visitor_token"]}
+    if after is not None:
+        auth["after"] = after
+    return Socket(await authenticated_socket(service.http, ws_base(service) + "/ws/visitor", auth))

@@ -397,11 +397,11 @@
   function connect() {
     const url = new URL("/ws/agent", location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("token", state.token);
-    const socket = new WebSocket(url.href);
+    const socket = new WebSocket(url.href); // no token in the URL: the first frame authenticates
     state.socket = socket;
     let subscribed = false;
     socket.onopen = () => {
+      socket.send(JSON.stringify({ type: "auth", token: state.token }));
       $("conn").hidden = true;
       for (const chat of state.chats.values()) if (chat.mode === "watch") watch(chat.id);
     };
