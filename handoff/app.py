@@ -28,6 +28,7 @@ from handoff.api.ws import track_sockets
 from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
+from handoff.canned import CannedStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.observability.health import Check, Readiness
@@ -44,6 +45,7 @@ from handoff.services.container import Services
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
+from handoff.services.tools import DeskTools
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -112,6 +114,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         handoffs = HandoffCoordinator(
         conversations, agents, engine, bus, settings.routing, metrics=metrics, min_available=settings.min_available
     )
+        desk = AgentDesk(agents, conversations, handoffs, bus)
         checks: dict[str, Check] = {"store": conversations.ping}
         if isinstance(backend, RedisRoutingBackend):
             checks["redis"] = backend.redis.ping
@@ -126,11 +129,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             leash=leash,
             handoffs=handoffs,
             visitors=VisitorService(conversations, bot, handoffs, bus, leash, limits),
-            desk=AgentDesk(agents, conversations, handoffs, bus),
+            desk=desk,
             metrics=metrics,
             readiness=Readiness(checks, optional=frozenset({"rasa"})),
             visitor_data=VisitorData(store),
             limits=limits,
+            tools=DeskTools(CannedStore(store), conversations, desk),
         )
         await handoffs.restore()
         handoffs.start()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from handoff.domain import Conversation, InvalidInput, Message
+from handoff.domain import Conversation, InternalNote, InvalidInput, Message
 
 JsonObject = dict[str, Any]
 
@@ -109,6 +109,20 @@ class AvailabilityChanged(Event):
     type: ClassVar[str] = "availability"
     audience: ClassVar[str] = VISITOR
     pools: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class NoteAdded(Event):
+    """An internal note was left in a conversation this agent holds or watches (`note`: Note).
+    Published on the conversation's notes channel, which no visitor socket subscribes to."""
+
+    type: ClassVar[str] = "note"
+    audience: ClassVar[str] = AGENT
+    note: JsonObject
+
+    @classmethod
+    def of(cls, note: InternalNote) -> NoteAdded:
+        return cls(note.to_json())
 
 
 # --- one agent ------------------------------------------------------------------------
@@ -262,6 +276,7 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     Typing,
     QueuePosition,
     AvailabilityChanged,
+    NoteAdded,
     OfferMade,
     OfferRevoked,
     AssignedToAgent,

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 
 from handoff.domain import Conflict, ConversationStatus, NotFound
 from handoff.store import Store, as_utc, utcnow
-from handoff.store.schema import conversations, handoff_events, messages
+from handoff.store.schema import conversations, handoff_events, internal_notes, messages
 from handoff.tokens import new_secret, secret_hash
 
 LIVE = (ConversationStatus.WAITING.value, ConversationStatus.ASSIGNED.value)
@@ -61,6 +61,10 @@ class VisitorData:
                 )
                 conversation["messages"] = [_json(m) for m in transcript]
                 conversation["handoff_events"] = [_json(e) for e in events]
+                notes = await session.execute(
+                    select(internal_notes).where(internal_notes.c.conversation_id == row.id).order_by(internal_notes.c.id)
+                )
+                conversation["internal_notes"] = [_json(n) for n in notes]
                 exported.append(conversation)
         return {"visitor_id": visitor_id, "conversations": exported}
 
@@ -80,6 +84,7 @@ class VisitorData:
             ids = [row.id for row in rows]
             await session.execute(delete(messages).where(messages.c.conversation_id.in_(ids)))
             await session.execute(delete(handoff_events).where(handoff_events.c.conversation_id.in_(ids)))
+            await session.execute(delete(internal_notes).where(internal_notes.c.conversation_id.in_(ids)))
             await session.execute(delete(conversations).where(conversations.c.id.in_(ids)))
         return len(ids)
 
@@ -108,6 +113,9 @@ class VisitorData:
             )
             await session.execute(  # a transfer note may quote the visitor
                 update(handoff_events).where(handoff_events.c.conversation_id.in_(ids)).values(data={})
+            )
+            await session.execute(  # internal notes may quote the visitor too
+                update(internal_notes).where(internal_notes.c.conversation_id.in_(ids)).values(text=ERASED_TEXT)
             )
             for conversation_id in ids:  # each its own unusable token
                 await session.execute(

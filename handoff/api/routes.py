@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handoff.api import admin, agents, openapi, ops, pages, visitor, ws
+from handoff.api import admin, agents, openapi, ops, pages, tools, visitor, ws
 
 
 def setup_routes(app: web.Application) -> None:
-    for table in (admin.routes, visitor.routes, agents.routes, ws.routes, openapi.routes, ops.routes, pages.routes):
+    for table in (admin.routes, visitor.routes, agents.routes, tools.routes, ws.routes, openapi.routes, ops.routes, pages.routes):
         app.router.add_routes(table)
     pages.add_static_routes(app)

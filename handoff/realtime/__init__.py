@@ -10,6 +10,7 @@ from handoff.realtime.bus import (
     Subscription,
     agent_channel,
     conversation_channel,
+    notes_channel,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "Subscription",
     "agent_channel",
     "conversation_channel",
+    "notes_channel",
 ]

@@ -6,7 +6,8 @@ subscriber that misses events can always catch up by reading the store.
 Channels: `conversation:{id}` (transcript and status of one conversation),
 `agent:{id}` (offers and assignments for one agent), `agents` (queue and presence,
 for every console), `bot` (the bot's switches, between instances only),
-`availability` (who can answer, for every visitor socket).
+`availability` (who can answer, for every visitor socket), `notes:{id}` (one
+conversation's internal notes, for agents' sockets only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ AVAILABILITY_CHANNEL = "availability"  # who can answer, for every visitor socke
 
 def conversation_channel(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
+
+
+def notes_channel(conversation_id: str) -> str:
+    """One conversation's internal notes: agents' sockets only, never a visitor's."""
+    return f"notes:{conversation_id}"
 
 
 def agent_channel(agent_id: str) -> str:

@@ -16,6 +16,7 @@ from handoff.routing.engine import RoutingEngine
 from handoff.services.desk import AgentDesk
 from handoff.services.handoffs import HandoffCoordinator
 from handoff.services.limits import RateLimits
+from handoff.services.tools import DeskTools
 from handoff.services.visitors import VisitorService
 from handoff.visitor_data import VisitorData
 
@@ -36,3 +37,4 @@ class Services:
     readiness: Readiness
     visitor_data: VisitorData
     limits: RateLimits
+    tools: DeskTools  # canned responses and internal notes (the console's desk tools)

@@ -5,7 +5,8 @@ numbers (Luhn-checked) and IBANs (mod-97-checked) that visitors type are masked
 in everything sent to them — offers, previews, queue entries, messages,
 transcripts, socket events. The store keeps the original text; masking happens
 on the way out (`redact_for`), so one rule covers every payload an agent gets:
-any object with `"sender_kind": "visitor"` and a `text` has that text masked,
+any object with `"sender_kind": "visitor"` and a `text` has that text masked (and so
+does an internal note, which may quote the visitor),
 as do the visitor-typed fields of a conversation (`rating_comment`, `page_url`).
 """
 
@@ -50,7 +51,9 @@ def _redact(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     redacted = {key: _redact(item) for key, item in value.items()}
-    if redacted.get("sender_kind") == "visitor" and isinstance(redacted.get("text"), str):
+    # Visitors' messages, and internal notes (an agent's note may quote the visitor).
+    quotes_visitor = redacted.get("sender_kind") == "visitor" or "author_name" in redacted
+    if quotes_visitor and isinstance(redacted.get("text"), str):
         redacted["text"] = mask_personal_data(redacted["text"])
     for field in _VISITOR_TEXT_FIELDS:
         if isinstance(redacted.get(field), str):
