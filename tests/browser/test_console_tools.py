@@ -66,14 +66,14 @@ async def test_accept_by_shortcut_canned_response_and_a_note_the_visitor_never_s
     await expect(options).to_have_count(1)
     await expect(options.first).to_contain_text("/delivery")
     await expect(options.first).to_have_attribute("aria-selected", "true")
-    await expect(box).to_have_attribute("aria-expanded", "true")
+    await expect(box).to_have_attribute("aria-activedescendant", "canned-option-0")
     await audit(console, "console, canned responses listed")
     await console.screenshot(path=shot_path("console-canned-responses"))
     await box.press("Enter")
     await expect(box).to_have_value("Hello! " + CANNED)
     await expect(console.locator("#canned-list")).to_be_hidden()
     await box.press("Enter")
-    await expect(root.locator(".msg.ambassador").last).to_have_text("Hello! " + CANNED)
+    await expect(root.locator(".msg.ambassador").last).to_contain_text("Hello! " + CANNED)
     # Tab inserts too; Escape closes the list and leaves the text as typed.
     await box.press_sequentially("/ret")
     await expect(options).to_have_count(1)
@@ -97,7 +97,7 @@ async def test_accept_by_shortcut_canned_response_and_a_note_the_visitor_never_s
     await box.fill("Which van do you have?")
     await box.press("Enter")
     # The message written after the note reached the widget: the note, had it been sent, would be there too.
-    await expect(root.locator(".msg.ambassador").last).to_have_text("Which van do you have?")
+    await expect(root.locator(".msg.ambassador").last).to_contain_text("Which van do you have?")
     assert "NOTE-7731" not in await root.inner_text()
     assert "NOTE-7731" not in await shop.content()
     assert not [m for m in await service.messages({"conversation_id": conversation_id,

@@ -17,7 +17,6 @@
   list.insertAdjacentElement("afterend", status);
   input.setAttribute("aria-controls", "canned-list");
   input.setAttribute("aria-autocomplete", "list");
-  input.setAttribute("aria-expanded", "false");
 
   let shown = [];      // the responses in the list
   let active = -1;     // the highlighted one
@@ -30,7 +29,6 @@
     list.hidden = true;
     list.replaceChildren();
     shown = []; active = -1; token = null;
-    input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
   }
 
@@ -54,7 +52,6 @@
     }
     list.hidden = false;
     list.setAttribute("aria-label", t("cannedList"));
-    input.setAttribute("aria-expanded", "true");
     highlight(shown.length ? 0 : -1);
     status.textContent = shown.length ? t("cannedCount", { n: shown.length }) : t("cannedNone", { q: query });
   }
