@@ -137,3 +137,33 @@ async def test_the_shortcuts_help_traps_the_focus_closes_on_escape_and_speaks_fr
     await console.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
     await expect(opener).to_be_focused()
+
+
+async def test_an_advisor_manages_canned_responses_an_ambassador_does_not(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "victor", role=AgentRole.ADVISOR)
+    await make_agent(service, "amelie")
+    ambassador = await console_login(await new_context(browser, locale="en-GB"), service, "amelie", online=False)
+    advisor = await console_login(await new_context(browser, locale="en-GB"), service, "victor", online=False)
+    await expect(advisor.locator("#manage-section")).to_be_visible()
+    await expect(advisor.locator("#manage-section")).to_contain_text("No canned response yet.")
+    form = advisor.locator("#manage-form")
+    await form.get_by_label("Language").select_option("en")
+    await form.get_by_label("Shortcut (after /)").fill("/hours")
+    await form.get_by_label("Title").fill("Opening hours")
+    await form.get_by_label("Text").fill("Our advisors answer from 9 am to 7 pm, Monday to Saturday.")
+    await form.get_by_role("button", name="Add").click()
+    await expect(advisor.locator("#manage-status")).to_have_text("/hours added.")
+    item = advisor.locator("#manage-list .manage-item")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("/hours")
+    await audit(advisor, "console, advisor managing canned responses")
+    amelie = await service.token("amelie")
+    _, found = await service.call("GET", "/api/canned?q=hours&language=en", token=amelie)
+    assert [r["text"] for r in found["responses"]] == ["Our advisors answer from 9 am to 7 pm, Monday to Saturday."]
+    await expect(ambassador.locator("#manage-section")).to_be_hidden()
+
+    await item.get_by_role("button", name="Delete /hours (EN)").click()
+    await expect(advisor.locator("#manage-status")).to_have_text("/hours deleted.")
+    await expect(item).to_have_count(0)
+    _, found = await service.call("GET", "/api/canned?q=hours", token=amelie)
+    assert found["responses"] == []

@@ -16,6 +16,9 @@ window.RelaisToolsStrings = Object.freeze({
     keyTransfer: "Transfer the conversation (choose, then Enter)", keyCanned: "In the message box: a canned response", keyHelp: "This help",
     keyEscape: "Close this help or the list of canned responses",
     keyNote: "Write an internal note",
+    manageTitle: "Canned responses", manageLanguage: "Language", manageBrand: "Brand", manageShortcut: "Shortcut (after /)",
+    manageTitleField: "Title", manageText: "Text", manageAdd: "Add", manageDelete: "Delete /{s} ({l})", manageEmpty: "No canned response yet.",
+    manageAdded: "/{s} added.", manageDeleted: "/{s} deleted.", manageError: "Not saved: {m}",
   },
   fr: {
     cannedList: "Réponses types", cannedCount: "{n} réponses types : ↑ ↓ pour choisir, Entrée ou Tab pour insérer, Échap pour fermer.",
@@ -30,6 +33,9 @@ window.RelaisToolsStrings = Object.freeze({
     keyTransfer: "Transférer la conversation (choisir, puis Entrée)", keyCanned: "Dans la zone de message : une réponse type", keyHelp: "Cette aide",
     keyEscape: "Fermer cette aide ou la liste des réponses types",
     keyNote: "Écrire une note interne",
+    manageTitle: "Réponses types", manageLanguage: "Langue", manageBrand: "Marque", manageShortcut: "Raccourci (après /)",
+    manageTitleField: "Titre", manageText: "Texte", manageAdd: "Ajouter", manageDelete: "Supprimer /{s} ({l})", manageEmpty: "Aucune réponse type pour l'instant.",
+    manageAdded: "/{s} ajoutée.", manageDeleted: "/{s} supprimée.", manageError: "Non enregistrée : {m}",
   },
 });
 
