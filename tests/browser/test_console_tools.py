@@ -167,3 +167,47 @@ async def test_an_advisor_manages_canned_responses_an_ambassador_does_not(servic
     await expect(item).to_have_count(0)
     _, found = await service.call("GET", "/api/canned?q=hours", token=amelie)
     assert found["responses"] == []
+
+
+RECORD_NOTIFICATIONS = """
+window.__shown = [];
+if (window.Notification) {
+  window.Notification = new Proxy(window.Notification, {
+    construct(target, args) { window.__shown.push({ title: args[0], body: (args[1] || {}).body }); return new target(...args); },
+  });
+}
+"""
+HIDE_THE_TAB = "() => Object.defineProperty(document, 'hidden', { configurable: true, get: () => true })"
+
+
+async def test_desktop_notifications_when_the_tab_is_hidden(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "amelie")
+    context = await new_context(browser, locale="en-GB")
+    await context.grant_permissions(["notifications"], origin=service.url)
+    await context.add_init_script(RECORD_NOTIFICATIONS)
+    console = await console_login(context, service, "amelie")
+    toggle = console.locator("#notify-toggle")
+    await expect(toggle).to_have_text("Turn on desktop notifications")
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await toggle.click()  # the permission is asked from this user gesture
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(toggle).to_have_text("Desktop notifications: on")
+
+    # Visible tab: no desktop notification for a new request.
+    visitor = await service.start_conversation("en")
+    await service.ask_human(visitor)
+    await expect(console.locator(f"#offers .card[data-conversation-id='{visitor['conversation_id']}']")).to_be_visible()
+    assert await console.evaluate("() => window.__shown") == []
+    await console.keyboard.press("Alt+KeyA")
+    await expect(console.locator("#composer-input")).to_be_focused()
+
+    # Hidden tab: a visitor's message and a new request each give one.
+    await console.evaluate(HIDE_THE_TAB)
+    await service.say(visitor, "Is the F45 awning in stock?")
+    await console.wait_for_function("() => window.__shown.length === 1")
+    assert await console.evaluate("() => window.__shown") == [
+        {"title": "New message from a visitor", "body": "Is the F45 awning in stock?"}]
+    other = await service.start_conversation("fr")
+    await service.ask_human(other)
+    await console.wait_for_function("() => window.__shown.length === 2")
+    assert (await console.evaluate("() => window.__shown[1]")) == {"title": "New request", "body": "FR · no topic"}
