@@ -211,3 +211,31 @@ async def test_desktop_notifications_when_the_tab_is_hidden(service: BrowserServ
     await service.ask_human(other)
     await console.wait_for_function("() => window.__shown.length === 2")
     assert (await console.evaluate("() => window.__shown[1]")) == {"title": "New request", "body": "FR · no topic"}
+
+
+async def test_the_transfer_note_stays_with_the_chat_after_the_advisor_accepts(service: BrowserService, browser: Browser) -> None:
+    await make_agent(service, "amelie")
+    await make_agent(service, "victor", role=AgentRole.ADVISOR)
+    ambassador = await console_login(await new_context(browser, locale="en-GB"), service, "amelie")
+    advisor = await console_login(await new_context(browser, locale="en-GB"), service, "victor")
+    visitor = await service.start_conversation("en")
+    await service.ask_human(visitor, pool="ambassador")
+    cid = visitor["conversation_id"]
+    await expect(ambassador.locator(f"#offers .card[data-conversation-id='{cid}']")).to_be_visible()
+    await ambassador.keyboard.press("Alt+KeyA")
+    await expect(ambassador.locator("#composer-input")).to_be_focused()
+
+    # Alt+T: to the transfer's target; the note, then Enter, transfers.
+    await ambassador.keyboard.press("Alt+KeyT")
+    await expect(ambassador.locator("#transfer-target")).to_be_focused()
+    await ambassador.locator("#transfer-note").fill("Order 4411 arrived broken: refund?")
+    await ambassador.locator("#transfer-note").press("Enter")
+    offer = advisor.locator(f"#offers .card[data-conversation-id='{cid}']")
+    await expect(offer).to_be_visible()
+    await advisor.keyboard.press("Alt+KeyA")
+    await expect(offer).to_be_hidden()
+    note = advisor.locator("#notes-list .note.transfer")
+    await expect(note).to_contain_text("Transfer note · Amelie")
+    await expect(note).to_contain_text("Order 4411 arrived broken: refund?")
+    await audit(advisor, "console, a transferred chat with its note")
+    assert not [m for m in await service.messages(visitor) if "4411" in m["text"]]
