@@ -211,6 +211,16 @@ async def test_desktop_notifications_when_the_tab_is_hidden(service: BrowserServ
     await service.ask_human(other)
     await console.wait_for_function("() => window.__shown.length === 2")
     assert (await console.evaluate("() => window.__shown[1]")) == {"title": "New request", "body": "FR · no topic"}
+    # Alt+A takes it, Alt+N goes back to the first chat, and on (it cycles).
+    await console.keyboard.press("Alt+KeyA")
+    second_tab = console.locator(f"#chat-tabs [data-conversation-id='{other['conversation_id']}']")
+    first_tab = console.locator(f"#chat-tabs [data-conversation-id='{visitor['conversation_id']}']")
+    await expect(second_tab).to_have_attribute("aria-selected", "true")
+    await console.keyboard.press("Alt+KeyN")
+    await expect(first_tab).to_have_attribute("aria-selected", "true")
+    await expect(console.locator("#composer-input")).to_be_focused()
+    await console.keyboard.press("Alt+KeyN")
+    await expect(second_tab).to_have_attribute("aria-selected", "true")
 
 
 async def test_the_transfer_note_stays_with_the_chat_after_the_advisor_accepts(service: BrowserService, browser: Browser) -> None:
