@@ -29,6 +29,7 @@ from handoff.background import Loop
 from handoff.botbridge import BotBridge
 from handoff.botmodels import HISTORY_FILE, ModelPromoter, ModelShelf, RasaModels
 from handoff.botswitch import REDIS_KEY, BotLeash, MemorySwitchStore, RedisSwitchStore, SwitchStore
+from handoff.canned import CannedStore
 from handoff.config import Settings
 from handoff.conversations import ConversationService
 from handoff.inbox import Inbox
@@ -52,6 +53,7 @@ from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.mail import Mailer
 from handoff.services.review import ReviewService
+from handoff.services.tools import DeskTools
 from handoff.services.visitors import VisitorService
 from handoff.store import open_store
 from handoff.visitor_data import VisitorData
@@ -124,6 +126,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         handoffs = HandoffCoordinator(
         conversations, agents, engine, bus, settings.routing, metrics=metrics, min_available=settings.min_available
     )
+        desk = AgentDesk(agents, conversations, handoffs, bus)
         checks: dict[str, Check] = {"store": conversations.ping}
         if isinstance(backend, RedisRoutingBackend):
             checks["redis"] = backend.redis.ping
@@ -150,6 +153,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             history=History(conversations),
             inbox=InboxService(Inbox(store), conversations, agents, Mailer(settings.smtp)),
             moderation=moderation,
+            tools=DeskTools(CannedStore(store), conversations, desk),
         )
         await handoffs.restore()
         handoffs.start()

@@ -33,6 +33,7 @@ from handoff.domain import (
     ConversationStatus,
     HandoffEvent,
     HandoffEventType,
+    InternalNote,
     InvalidInput,
     Message,
     NotFound,
@@ -40,11 +41,17 @@ from handoff.domain import (
     SenderKind,
     Unauthorized,
 )
-from handoff.events import ConversationChanged, Event, LiveConversationChanged, MessageAdded
+from handoff.events import (
+    ConversationChanged,
+    Event,
+    LiveConversationChanged,
+    MessageAdded,
+    NoteAdded,
+)
 from handoff.observability.metrics import Metrics
-from handoff.realtime import SUPERVISION_CHANNEL, EventBus, conversation_channel
+from handoff.realtime import SUPERVISION_CHANNEL, EventBus, conversation_channel, notes_channel
 from handoff.store import Store, as_utc, utcnow
-from handoff.store.schema import conversations, handoff_events, messages
+from handoff.store.schema import conversations, handoff_events, internal_notes, messages
 from handoff.tokens import new_id, new_secret, secret_hash
 
 LIVE_STATUSES = frozenset({ConversationStatus.WAITING, ConversationStatus.ASSIGNED})
@@ -104,6 +111,18 @@ def _message(row: Row[Any]) -> Message:
         intent=row.intent,
         confidence=row.confidence,
         data=dict(row.data or {}),
+    )
+
+
+def _note(row: Row[Any]) -> InternalNote:
+    return InternalNote(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        author_id=row.author_id,
+        author_name=row.author_name,
+        kind=row.kind,
+        text=row.text,
+        created_at=as_utc(row.created_at),
     )
 
 
@@ -282,6 +301,22 @@ class UnitOfWork:
             )
         )
         return event
+
+    async def add_note(
+        self, conversation_id: str, text: str, *, author_id: str | None, author_name: str, kind: str = "note"
+    ) -> InternalNote:
+        """Keep an internal note (agents only); published on the notes channel after the commit,
+        never on the conversation's channel that the visitor's socket follows."""
+        now = utcnow()
+        result = await self._session.execute(
+            insert(internal_notes)
+            .values(conversation_id=conversation_id, author_id=author_id, author_name=author_name[:100],
+                    kind=kind, text=text, created_at=now)
+            .returning(internal_notes.c.id)
+        )
+        note = InternalNote(int(result.scalar_one()), conversation_id, author_id, author_name[:100], kind, text, now)
+        self.publish(notes_channel(conversation_id), NoteAdded.of(note))
+        return note
 
 
 class ConversationService:
@@ -532,6 +567,26 @@ class ConversationService:
                 if len(waits) == count:
                     break
         return waits
+
+    # --- internal notes (agents only) ---------------------------------------------------
+
+    async def add_note(
+        self, conversation_id: str, text: str, *, author_id: str | None, author_name: str, kind: str = "note"
+    ) -> InternalNote:
+        """`UnitOfWork.add_note` as a unit of work of its own (NotFound for an unknown conversation)."""
+        await self.get(conversation_id)
+        async with self.unit_of_work() as unit:
+            return await unit.add_note(conversation_id, text, author_id=author_id, author_name=author_name, kind=kind)
+
+    async def notes(self, conversation_id: str) -> builtins.list[InternalNote]:
+        """A conversation's internal notes, oldest first."""
+        query = (
+            select(internal_notes)
+            .where(internal_notes.c.conversation_id == conversation_id)
+            .order_by(internal_notes.c.id)
+        )
+        async with self.store.sessions() as session:
+            return [_note(row) for row in (await session.execute(query)).all()]
 
     async def events(self, conversation_id: str) -> builtins.list[HandoffEvent]:
         query = select(handoff_events).where(handoff_events.c.conversation_id == conversation_id).order_by(handoff_events.c.id)

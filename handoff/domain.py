@@ -221,6 +221,31 @@ class Agent:
 
 
 @dataclass(frozen=True, slots=True)
+class InternalNote:
+    """A note agents leave in a conversation (`kind`: note, or transfer for a transfer's note).
+    Agents only: never in the visitor's API, socket or widget."""
+
+    id: int
+    conversation_id: str
+    author_id: str | None
+    author_name: str
+    kind: str
+    text: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "author_id": self.author_id,
+            "author_name": self.author_name,
+            "kind": self.kind,
+            "text": self.text,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffRequest:
     """What the bot (or a visitor, or a transfer) asks of the router."""
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from handoff.domain import Conversation, InvalidInput, Message
+from handoff.domain import Conversation, InternalNote, InvalidInput, Message
 
 JsonObject = dict[str, Any]
 
@@ -120,6 +120,20 @@ class VisitorPresence(Event):
     audience: ClassVar[str] = AGENT
     conversation_id: str
     present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NoteAdded(Event):
+    """An internal note was left in a conversation this agent holds or watches (`note`: Note).
+    Published on the conversation's notes channel, which no visitor socket subscribes to."""
+
+    type: ClassVar[str] = "note"
+    audience: ClassVar[str] = AGENT
+    note: JsonObject
+
+    @classmethod
+    def of(cls, note: InternalNote) -> NoteAdded:
+        return cls(note.to_json())
 
 
 # --- one agent ------------------------------------------------------------------------
@@ -300,6 +314,7 @@ SERVER_EVENTS: tuple[type[Event], ...] = (
     QueuePosition,
     AvailabilityChanged,
     VisitorPresence,
+    NoteAdded,
     OfferMade,
     OfferRevoked,
     AssignedToAgent,

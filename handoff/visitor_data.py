@@ -31,6 +31,7 @@ from handoff.store import Store, as_utc, utcnow
 from handoff.store.schema import (
     conversations,
     handoff_events,
+    internal_notes,
     messages,
     offline_messages,
     review_flags,
@@ -79,6 +80,10 @@ class VisitorData:
                     select(offline_messages).where(offline_messages.c.conversation_id == row.id).order_by(offline_messages.c.id)
                 )
                 conversation["offline_messages"] = [_json(f) for f in filed]
+                notes = await session.execute(
+                    select(internal_notes).where(internal_notes.c.conversation_id == row.id).order_by(internal_notes.c.id)
+                )
+                conversation["internal_notes"] = [_json(n) for n in notes]
                 exported.append(conversation)
         return {"visitor_id": visitor_id, "conversations": exported}
 
@@ -99,6 +104,7 @@ class VisitorData:
             await session.execute(delete(offline_messages).where(offline_messages.c.conversation_id.in_(ids)))
             await session.execute(delete(messages).where(messages.c.conversation_id.in_(ids)))
             await session.execute(delete(handoff_events).where(handoff_events.c.conversation_id.in_(ids)))
+            await session.execute(delete(internal_notes).where(internal_notes.c.conversation_id.in_(ids)))
             await session.execute(delete(conversations).where(conversations.c.id.in_(ids)))
         return len(ids)
 
@@ -136,6 +142,9 @@ class VisitorData:
                 masked = mask_personal_data(label.text)
                 if masked != label.text:
                     await session.execute(update(review_labels).where(review_labels.c.id == label.id).values(text=masked))
+            await session.execute(  # internal notes may quote the visitor too
+                update(internal_notes).where(internal_notes.c.conversation_id.in_(ids)).values(text=ERASED_TEXT)
+            )
             for conversation_id in ids:  # each its own unusable token
                 await session.execute(
                     update(conversations)

@@ -71,6 +71,28 @@ SCHEMAS: dict[str, Any] = {
         answer_seq={"type": ["integer", "null"]},
         done_at={"type": ["string", "null"], "format": "date-time"},
     ),
+    "CannedResponse": _object(
+        ["id", "brand", "language", "shortcut", "title", "text"],
+        id=_STRING,
+        brand=_STRING,
+        language={"enum": ["fr", "en"]},
+        shortcut=_STRING,
+        title=_STRING,
+        text=_STRING,
+        created_by={"type": ["string", "null"]},
+        created_at={"type": "string", "format": "date-time"},
+        updated_at={"type": "string", "format": "date-time"},
+    ),
+    "Note": _object(
+        ["id", "conversation_id", "author_name", "kind", "text", "created_at"],
+        id={"type": "integer"},
+        conversation_id=_STRING,
+        author_id={"type": ["string", "null"]},
+        author_name=_STRING,
+        kind={"enum": ["note", "transfer"]},
+        text=_STRING,
+        created_at={"type": "string", "format": "date-time"},
+    ),
     "Agent": _object(
         ["id", "username", "role"],
         id=_STRING,
@@ -157,6 +179,16 @@ _OPERATIONS: list[tuple[str, str, str, str | None, dict[str, Any] | None, int]] 
     ("get", "/api/conversations/{conversation_id}/visitor/conversations/{previous_id}",
      "One of the visitor's previous conversations, read-only (same access as the visitor panel)", "agent", None, 200),
     ("get", "/api/agents/me/ratings", "The latest ratings and comments of the chats I answered", "agent", None, 200),
+    ("get", "/api/canned", "Search canned responses (?q=, ?language=, ?brand=; every agent)", "agent", None, 200),
+    ("post", "/api/canned", "Add a canned response (advisors and admins)", "agent",
+     _object(["language", "shortcut", "text"], brand=_STRING, language={"enum": ["fr", "en"]},
+             shortcut={"type": "string", "pattern": "^/?[a-z0-9][a-z0-9_-]*$", "maxLength": 33}, title=_STRING, text=_TEXT), 201),
+    ("put", "/api/canned/{canned_id}", "Change a canned response (advisors and admins; a field left out stays)", "agent",
+     _object([], brand=_STRING, language={"enum": ["fr", "en"]}, shortcut=_STRING, title=_STRING, text=_TEXT), 200),
+    ("delete", "/api/canned/{canned_id}", "Remove a canned response (advisors and admins)", "agent", None, 204),
+    ("get", "/api/conversations/{conversation_id}/notes", "Internal notes of a conversation (agents only)", "agent", None, 200),
+    ("post", "/api/conversations/{conversation_id}/notes", "Leave an internal note (its holder, or an advisor; never shown to the visitor)",
+     "agent", _object(["text"], text=_TEXT), 201),
     ("get", "/api/admin/visitors/{visitor_id}", "Export everything stored about a visitor (admins)", "agent", None, 200),
     ("delete", "/api/admin/visitors/{visitor_id}", "Erase everything stored about a visitor (admins; 409 while a conversation is live)",
      "agent", None, 200),
@@ -203,7 +235,7 @@ def build_document() -> dict[str, Any]:
         }
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": _STRING}
-            for name in ("conversation_id", "visitor_id", "agent_id", "seq", "item_id", "previous_id")
+            for name in ("conversation_id", "visitor_id", "agent_id", "seq", "item_id", "previous_id", "canned_id")
             if "{" + name + "}" in path
         ]
         if not operation["parameters"]:

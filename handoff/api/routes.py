@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handoff.api import admin, agents, openapi, ops, pages, records, review, visitor, ws
+from handoff.api import admin, agents, openapi, ops, pages, records, review, tools, visitor, ws
 
 
 def setup_routes(app: web.Application) -> None:
     for table in (
-        admin.routes, review.routes, visitor.routes, agents.routes, records.routes,
+        admin.routes, review.routes, visitor.routes, agents.routes, records.routes, tools.routes,
         ws.routes, openapi.routes, ops.routes, pages.routes,
     ):
         app.router.add_routes(table)

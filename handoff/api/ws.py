@@ -93,6 +93,7 @@ from handoff.realtime import (
     Subscription,
     agent_channel,
     conversation_channel,
+    notes_channel,
 )
 from handoff.services.container import Services
 from handoff.services.desk import AgentQueueView, is_supervisor
@@ -458,7 +459,7 @@ async def _agent_session(request: web.Request, svc: Services) -> web.StreamRespo
     queue = AgentQueueView(svc.desk, agent)
     try:
         held, offers = await svc.desk.my_conversations(agent)
-        await subscription.add(*(conversation_channel(c.id) for c in held))
+        await subscription.add(*(channel for c in held for channel in _followed(c.id)))
         await session.send(PresenceList(await svc.desk.online()))
         await session.send(await queue.snapshot())
         for offer in offers:
@@ -490,15 +491,21 @@ async def _agent_session(request: web.Request, svc: Services) -> web.StreamRespo
             await svc.desk.heartbeat(agent)
         elif isinstance(frame, Watch):
             conversation = await svc.desk.readable(agent, frame.conversation_id)
-            await subscription.add(conversation_channel(conversation.id))
+            await subscription.add(*_followed(conversation.id))
         elif isinstance(frame, Unwatch):
-            await subscription.remove(conversation_channel(frame.conversation_id))
+            await subscription.remove(*_followed(frame.conversation_id))
         elif isinstance(frame, TypingFrame):
             await svc.desk.typing(agent, frame.conversation_id or "", frame.typing)
 
     with svc.metrics.socket_open("agent"):
         await _run(session, subscription, translate, on_frame)
     return socket
+
+
+def _followed(conversation_id: str) -> tuple[str, str]:
+    """What an agent's socket follows of a conversation: its messages and status, and its
+    internal notes (a channel no visitor socket ever subscribes to)."""
+    return conversation_channel(conversation_id), notes_channel(conversation_id)
 
 
 async def _agent_event(
@@ -512,10 +519,10 @@ async def _agent_event(
     if isinstance(event, QueuePosition):
         return []
     if isinstance(event, AssignedToAgent):
-        await subscription.add(conversation_channel(event.conversation["id"]))
+        await subscription.add(*_followed(event.conversation["id"]))
         return [event, *await queue.refresh()]
     if isinstance(event, Unassigned):
-        await subscription.remove(conversation_channel(event.conversation_id))
+        await subscription.remove(*_followed(event.conversation_id))
         return [event, *await queue.refresh()]
     if isinstance(event, OfferRevoked):
         return [event, *await queue.refresh()]

@@ -11,6 +11,7 @@ from handoff.realtime.bus import (
     Subscription,
     agent_channel,
     conversation_channel,
+    notes_channel,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "Subscription",
     "agent_channel",
     "conversation_channel",
+    "notes_channel",
 ]

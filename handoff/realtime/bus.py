@@ -7,7 +7,8 @@ Channels: `conversation:{id}` (transcript and status of one conversation),
 `agent:{id}` (offers and assignments for one agent), `agents` (queue and presence,
 for every console), `bot` (the bot's switches, between instances only),
 `availability` (who can answer, for every visitor socket), `supervision` (every change of a
-live conversation, for advisors' and admins' consoles).
+live conversation, for advisors' and admins' consoles), `notes:{id}` (one conversation's
+internal notes, for agents' sockets only).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ SUPERVISION_CHANNEL = "supervision"  # live conversations' changes, for supervis
 
 def conversation_channel(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
+
+
+def notes_channel(conversation_id: str) -> str:
+    """One conversation's internal notes: agents' sockets only, never a visitor's."""
+    return f"notes:{conversation_id}"
 
 
 def agent_channel(agent_id: str) -> str:

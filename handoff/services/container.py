@@ -22,6 +22,7 @@ from handoff.services.history import History
 from handoff.services.inbox import InboxService
 from handoff.services.limits import RateLimits
 from handoff.services.review import ReviewService
+from handoff.services.tools import DeskTools
 from handoff.services.visitors import VisitorService
 from handoff.visitor_data import VisitorData
 
@@ -48,3 +49,4 @@ class Services:
     history: History
     inbox: InboxService
     moderation: Moderator
+    tools: DeskTools  # canned responses and internal notes (the console's desk tools)

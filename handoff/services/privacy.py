@@ -5,7 +5,8 @@ numbers (Luhn-checked) and IBANs (mod-97-checked) that visitors type are masked
 in everything sent to them — offers, previews, queue entries, messages,
 transcripts, socket events. The store keeps the original text; masking happens
 on the way out (`redact_for`), so one rule covers every payload an agent gets:
-any object with `"sender_kind": "visitor"` and a `text` has that text masked,
+any object with `"sender_kind": "visitor"` and a `text` has that text masked (and so
+does an internal note, which may quote the visitor),
 as do the visitor-typed fields of a conversation (`rating_comment`, `page_url`).
 The walk over a payload (`mask_texts`) is shared with moderation (`handoff/moderation`).
 """
@@ -50,18 +51,24 @@ def redact_for(agent: Agent, payload: Any) -> Any:
     """`payload` (JSON-shaped) as this agent may see it."""
     if sees_personal_data(agent):
         return payload
-    return mask_texts(payload, mask_personal_data, senders=frozenset({"visitor"}), fields=VISITOR_TEXT_FIELDS)
+    return mask_texts(
+        payload, mask_personal_data, senders=frozenset({"visitor"}), fields=VISITOR_TEXT_FIELDS, notes=True
+    )
 
 
-def mask_texts(value: Any, mask: Callable[[str], str], *, senders: frozenset[str], fields: tuple[str, ...]) -> Any:
+def mask_texts(
+    value: Any, mask: Callable[[str], str], *, senders: frozenset[str], fields: tuple[str, ...], notes: bool = False
+) -> Any:
     """A copy of JSON-shaped `value` where `mask` is applied to the `text` of every object whose
     `sender_kind` is one of `senders`, and to the string `fields` of every object."""
     if isinstance(value, list):
-        return [mask_texts(item, mask, senders=senders, fields=fields) for item in value]
+        return [mask_texts(item, mask, senders=senders, fields=fields, notes=notes) for item in value]
     if not isinstance(value, dict):
         return value
-    masked = {key: mask_texts(item, mask, senders=senders, fields=fields) for key, item in value.items()}
-    if masked.get("sender_kind") in senders and isinstance(masked.get("text"), str):
+    masked = {key: mask_texts(item, mask, senders=senders, fields=fields, notes=notes) for key, item in value.items()}
+    # An internal note (it has an `author_name`) may quote the visitor: masked when `notes`.
+    from_sender = masked.get("sender_kind") in senders or (notes and "author_name" in masked)
+    if from_sender and isinstance(masked.get("text"), str):
         masked["text"] = mask(masked["text"])
     for field in fields:
         if isinstance(masked.get(field), str):

@@ -174,3 +174,32 @@ review_labels = Table(
     Column("exported_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("conversation_id", "seq"),
 )
+
+# Migration 0007: the console's desk tools.
+canned_responses = Table(
+    "canned_responses",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("brand", String(32), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("shortcut", String(32), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_by", String(ID_LENGTH), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("brand", "language", "shortcut"),
+)
+
+internal_notes = Table(
+    "internal_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", String(ID_LENGTH), nullable=True),
+    Column("author_name", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "conversation_id", "id"),
+)

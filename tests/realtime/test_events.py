@@ -18,6 +18,7 @@ SAMPLES: list[ev.Event] = [
     ev.QueuePosition("c1", 2),
     ev.QueuePosition("c1", None),
     ev.AvailabilityChanged({"ambassador": {"online": 1, "available": 0, "enough": False}}),
+    ev.NoteAdded({"id": 1, "conversation_id": "c1", "kind": "note", "text": "agents only"}),
     ev.OfferMade({"conversation_id": "c1", "expires_in_seconds": 30}),
     ev.OfferRevoked("c1", "timeout"),
     ev.AssignedToAgent({"id": "c1"}),

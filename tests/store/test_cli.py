@@ -21,7 +21,7 @@ def relais(database_url: str, *args: str, stdin: str = "") -> subprocess.Complet
 async def test_agents_lifecycle_from_the_command_line(database_url: str) -> None:
     upgraded = relais(database_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "revision 0006" in upgraded.stdout
+    assert "revision 0007" in upgraded.stdout
 
     added = relais(
         database_url, "agents", "add", "alice", "--role", "ambassador", "--languages", "fr,en",

@@ -19,7 +19,7 @@ def _differences(connection: Connection) -> list[Any]:
 
 async def test_upgrade_is_idempotent_and_matches_the_schema(database_url: str) -> None:
     revision, head = await upgrade(database_url)
-    assert revision == head == "0006"
+    assert revision == head == "0007"
     assert await upgrade(database_url) == (head, head)
     store = await open_store(database_url)
     try:

@@ -131,3 +131,19 @@ async def test_only_admins_export_or_erase_over_the_api(service_factory: Service
         "GET", f"/api/visitor/conversations/{visitor['conversation_id']}/messages", token=visitor["visitor_token"]
     )
     assert status == 404
+
+
+async def test_internal_notes_are_exported_erased_and_emptied_by_retention(
+    store: Store, conversations: ConversationService
+) -> None:
+    first, _ = await conversations.start("fr", None)
+    second, _ = await conversations.start("fr", None)
+    for conversation in (first, second):
+        await conversations.add_note(conversation.id, "she is zoe@example.fr", author_id="a_1", author_name="Alice")
+    data = VisitorData(store)
+    exported = await data.export(first.visitor_id)
+    assert [n["text"] for n in exported["conversations"][0]["internal_notes"]] == ["she is zoe@example.fr"]
+    assert await data.erase(first.visitor_id) == 1
+    assert await conversations.notes(first.id) == []
+    assert await data.anonymise_older_than(utcnow() + timedelta(seconds=1)) == 1
+    assert [n.text for n in await conversations.notes(second.id)] == [""]

@@ -117,6 +117,7 @@
     document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.i18nPlaceholder); });
     document.querySelectorAll(".lang-select").forEach((select) => { select.value = lang; });
     if (state.agent) renderAll();
+    emit("language", lang); // tools hook
   }
 
   // ------------------------------------------------------------ helpers
@@ -273,6 +274,7 @@
     state.token = null; state.agent = null;
     if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
     state.chats.clear(); state.offers.clear(); state.selected = null;
+    emit("logout", null); // tools hook
     $("app-view").hidden = true;
     $("login-view").hidden = false;
     $("login-username").focus();
@@ -299,6 +301,7 @@
     connect();
     applyLanguage();
     document.querySelector(`#presence input[value="${state.presence}"]`)?.focus();
+    emit("boot", state.agent); // tools hook
   }
 
   const isAdmin = () => state.agent && state.agent.role === "admin";
@@ -439,6 +442,7 @@
   }, 15000);
 
   function handle(frame) {
+    emit("frame", frame); // tools hook
     switch (frame.type) {
       case "offer": addOffer(frame.offer, true); break;
       case "offer_revoked": state.offers.delete(frame.conversation_id); renderOffers(); break;
@@ -468,7 +472,7 @@
       deadline: offer.expires_in_seconds ? now + offer.expires_in_seconds * 1000 : null,
     });
     renderOffers();
-    if (fresh && !known) notify(t("newOffer"), 660);
+    if (fresh && !known) { notify(t("newOffer"), 660); emit("offer", offer); } // emit: tools hook
   }
 
   function setQueue(waiting) {
@@ -721,6 +725,7 @@
     if (live && message.sender_kind === "visitor") {
       if (!seen) chat.unread += 1;
       if (!seen) notify(t("newMessage"), 880);
+      emit("message", message); // tools hook
     }
     if (chat.id === state.selected) renderChat();
     renderTabs();
@@ -894,6 +899,7 @@
     renderTabs();
     renderChat();
     stopBlink();
+    emit("select", id); // tools hook
   }
 
   function closeTab(id) {
@@ -1182,6 +1188,28 @@
     document.body.append(node);
     setTimeout(() => node.remove(), 5000);
   }
+
+  // ------------------------------------------------------------ tools hook (begin)
+  // What canned.js, notes.js, notify.js and shortcuts.js use of the console (docs/console.md):
+  // read-only views of the state, a few actions, and events ("boot", "logout", "language",
+  // "select" (id), "frame" (every socket frame), "offer" (a new offer), "message" (a visitor's
+  // live message)). Keep this block small: the tools live in their own files.
+  function emit(type, detail) { hookEvents.dispatchEvent(new CustomEvent(type, { detail })); }
+  const hookEvents = new EventTarget();
+  window.RelaisConsole = Object.freeze({
+    get agent() { return state.agent; },
+    get lang() { return lang; },
+    get selected() { return state.selected; },
+    get conversation() { const chat = state.chats.get(state.selected); return chat ? chat.conversation : null; },
+    get writable() { const chat = state.chats.get(state.selected); return Boolean(chat && chat.mode === "mine" && !chat.ended); },
+    chatIds: () => [...state.chats.keys()],
+    offerIds: () => [...state.offers.keys()],
+    isSupervisor: () => Boolean(isSupervisor()),
+    input: $("composer-input"),
+    api, el, accept, select,
+    on: (type, listener) => hookEvents.addEventListener(type, (e) => listener(e.detail)),
+  });
+  // ------------------------------------------------------------ tools hook (end)
 
   // ------------------------------------------------------------ go
   applyLanguage();

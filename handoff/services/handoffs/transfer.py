@@ -67,6 +67,8 @@ async def transfer(
             texts.say("transferred", conversation.language, who=texts.who(new_pool, conversation.language)),
             data={"event": "transferred", "pool": new_pool.value},
         )
+        if note:  # kept for the agents who take it next, after the offer is gone (never the visitor's)
+            await unit.add_note(conversation_id, note, author_id=agent.id, author_name=agent.display_name, kind="transfer")
         unit.publish(agent_channel(agent.id), Unassigned(conversation_id, "transferred"))
     await _requeue_at_head(
         ctx, conversation, agent.id, new_pool, note=note, target_agent_id=target.id if target else None
