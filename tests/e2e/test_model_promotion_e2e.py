@@ -1,15 +1,19 @@
-"""End to end with the REAL Rasa server: labelled messages → a retrained model → promoted
-while a visitor keeps talking → the same messages are now understood → rolled back.
+"""The maintainer's whole loop, end to end with the REAL Rasa server: conversations with
+fallbacks and escalations → the review groups them → an admin labels them → the export
+writes NLU YAML (validated by `rasa data validate --fail-on-warnings`, no personal data)
+→ a retrained model → promoted while a visitor keeps talking → the same messages are
+now understood as labelled → rolled back.
 
-The maintainer's loop of docs/bot.md, on a temporary copy of the bot's data: a new
-phrasing (Dutch visitors asking about delivery, which the shipped model does not
-understand) is labelled `ask_shipping` in a reviewed NLU file (as the review's export
-writes it), `relais bot train` trains with the small test config
-(tests/bot/config.small.yml: one training of well under a minute), then an admin
-promotes the model through the API while a visitor talks: every message of the
-visitor gets the bot's answer. The same messages are then classified as labelled,
-each bot turn names the new model, and the rollback brings the first model back.
-The session's Rasa server is given its model back whatever happens.
+On a temporary copy of the bot project: a new phrasing (Dutch visitors asking about
+delivery, which the shipped model does not understand) is seeded as fallbacks and one
+escalation (docs/maintainers.md), labelled `ask_shipping` through the admin review API,
+exported by `ReviewExport` (what `relais review export` runs) into the copy's
+`data/nlu/reviewed_en.yml`; `relais bot train` trains from the copy with the small test
+config (tests/bot/config.small.yml), then an admin promotes the model through the API
+while a visitor talks: every message of the visitor gets the bot's answer. The same
+messages are then classified as labelled, each bot turn names the new model, and the
+rollback brings the first model back. The session's Rasa server is given its model
+back whatever happens.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import pytest
 
 from handoff.botmodels import RasaModels, is_model_name, model_name
 from handoff.botprocess import BotProcesses
-from handoff.config import REPO_ROOT
+from handoff.config import REPO_ROOT, ReviewSettings
 from handoff.domain import AgentRole
+from handoff.services.review_export import ReviewExport
+from handoff.store import open_store
+from tests.support.review_seed import Seeder, ago
 from tests.support.service import (
     REAL_BOT_TIMEOUT_SECONDS,
     RunningService,
@@ -53,9 +60,57 @@ SMALL_CONFIG = REPO_ROOT / "tests" / "bot" / "config.small.yml"
 TRAIN_TIMEOUT_SECONDS = 900.0  # one small training; a bound for broken runs only
 
 
-def _reviewed_file(language: str) -> str:
-    examples = "\n".join(f"    - {text}" for text in NEW_PHRASING)
-    return f'version: "3.1"\n# labelled in the review ({language})\nnlu:\n- intent: {LABEL}\n  examples: |\n{examples}\n'
+PERSONAL = "stuur het naar jan.devries@example.nl hoe lang duurt de levering"  # an email: never exported
+
+
+def _project_copy(root: Path) -> Path:
+    """The bot project (config.yml, bot/ without its models) under `root`; the copy's bot directory."""
+    shutil.copy(REPO_ROOT / "config.yml", root / "config.yml")
+    bot = root / "bot"
+    shutil.copytree(REPO_ROOT / "bot", bot, ignore=shutil.ignore_patterns("models", ".rasa", "__pycache__"))
+    return bot
+
+
+async def _seed(database_url: str) -> None:
+    """Each new phrasing read as a fallback, twice; one of them escalated; one with an email."""
+    async with Seeder(database_url) as seeder:
+        for index, text in enumerate(NEW_PHRASING * 2):
+            cid = await seeder.conversation("en", at=ago(hours=3))
+            await seeder.turn(cid, text, at=ago(hours=2, minutes=index), intent="nlu_fallback", confidence=0.31)
+            if index == 0:
+                await seeder.handoff(cid, "fallback", at=ago(hours=2, minutes=index, seconds=-5))
+        cid = await seeder.conversation("en", at=ago(hours=1))
+        await seeder.turn(cid, PERSONAL, at=ago(minutes=50), intent="nlu_fallback", confidence=0.2)
+
+
+async def _review_and_label(service: RunningService, admin: str) -> None:
+    """The review lists the new phrasing grouped (each twice at least); every group is labelled."""
+    status, body = await service.call("GET", "/api/admin/review?language=en&limit=200", token=admin)
+    assert status == 200, body
+    groups = [g for g in body["groups"] if {g["text"], *g["examples"]} & {*NEW_PHRASING, PERSONAL}]
+    listed = {text for g in groups for text in (g["text"], *g["examples"])}
+    assert set(NEW_PHRASING) <= listed, (sorted(set(NEW_PHRASING) - listed), body["groups"])
+    assert all(g["count"] >= 2 for g in groups if g["text"] in NEW_PHRASING), groups
+    assert any("escalated" in g["reasons"] for g in groups), groups
+    for group in groups:
+        status, labelled = await service.call("POST", "/api/admin/review/labels", token=admin, json={
+            "conversation_id": group["conversation_id"], "seq": group["seq"], "action": "intent",
+            "intent": LABEL, "members": group["members"],
+        })
+        assert status == 201, labelled
+
+
+async def _export(database_url: str, bot: Path) -> str:
+    """What `relais review export` does, into the copy; the reviewed file's text."""
+    store = await open_store(database_url)
+    try:
+        settings = ReviewSettings(bot_dir=bot, held_out_share=0.0)  # every example trains: they are asked below
+        report = await ReviewExport(store, settings, rasa=REPO_ROOT / ".venv-bot" / "bin" / "rasa").run()
+    finally:
+        await store.close()
+    # run() validated the data (rasa data validate --fail-on-warnings) or raised, the files restored
+    assert report.languages["en"].personal_data >= 1, report
+    return (bot / "data" / "nlu" / "reviewed_en.yml").read_text(encoding="utf-8")
 
 
 async def _train(data: Path, models: Path) -> str:
@@ -99,9 +154,7 @@ async def test_a_retrained_model_is_promoted_while_a_visitor_talks_then_rolled_b
     original = running if is_model_name(running) else model_name("0" * 12)
     (models / original).symlink_to(original_file)
 
-    data = tmp_path / "data"
-    shutil.copytree(REPO_ROOT / "bot" / "data", data)
-    (data / "nlu" / "reviewed_en.yml").write_text(_reviewed_file("en"), encoding="utf-8")
+    bot = _project_copy(tmp_path)
 
     service = await service_factory(
         rasa_url=rasa_bot.url, rasa_token=rasa_bot.auth_token, rasa_timeout_seconds=REAL_BOT_TIMEOUT_SECONDS,
@@ -118,7 +171,13 @@ async def test_a_retrained_model_is_promoted_while_a_visitor_talks_then_rolled_b
         assert {model for _, model in before} == {original}
         assert any(intent != LABEL for intent, _ in before), f"the shipped model already understands them: {before}"
 
-        trained = await _train(data, models)
+        await _seed(service.settings.database_url)
+        await _review_and_label(service, admin)
+        exported = await _export(service.settings.database_url, bot)
+        assert all(f"- {text}" in exported for text in NEW_PHRASING), exported
+        assert "@" not in exported and "jan.devries" not in exported, exported
+
+        trained = await _train(bot / "data", models)
         assert is_model_name(trained) and trained != original
 
         # A visitor keeps talking while the admin promotes the new model.
