@@ -24,7 +24,15 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from limits import parse_many
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
 from pydantic.dataclasses import dataclass as validated_dataclass
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -183,7 +191,7 @@ class ModerationSettings:
     """Abusive words masked in what visitors and agents send each other (`handoff/moderation`).
     The `relais.moderation` section, as it is."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     # Word lists: a language code names a bundled list (`handoff/moderation/<code>.yml`),
     # anything else is the path of a YAML file of the same shape. Every list applies to every text.
     lists: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], BeforeValidator(_words)] = ("en", "fr")

@@ -155,8 +155,9 @@ async def test_consoles_get_the_queue_then_deltas_with_takeable_entries(service_
 
     visitor = await service.start_conversation("en")
     cid = visitor["conversation_id"]
-    for n in range(40):  # a long chat: the preview is its end, not its beginning
-        await service.say(visitor, f"line {n}")
+    # A long chat: the preview is its end, not its beginning. Said together: with Rasa
+    # unreachable each turn waits for the bridge's retries (about a second).
+    await asyncio.gather(*(service.say(visitor, f"line {n}") for n in range(40)))
     await service.ask_human(visitor, pool="ambassador")
     added = await sockets["cara"].next_of("queue_entry_added", conversation_id=cid)
     assert added["entry"]["takeable"] is True

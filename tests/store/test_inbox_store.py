@@ -61,7 +61,7 @@ async def test_migration_0006_files_the_offline_messages_left_before_it(database
                         conversation_id=cid, type=HandoffEventType.OFFLINE_MESSAGE.value, data={}, created_at=now))
     finally:
         await engine.dispose()
-    assert await upgrade(database_url) == ("0006", "0006")
+    assert await upgrade(database_url) == ("0007", "0007")  # the head, past 0006
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
