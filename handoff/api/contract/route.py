@@ -117,6 +117,10 @@ async def read_body(request: web.Request, model: type[B]) -> B:
     document = safe_json.loads(raw)  # bounds first: depth, digits, text
     if not isinstance(document, dict):
         raise InvalidInput("body must be a JSON object")
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, value in document.items():
+        if value is None and name in model.model_fields and name not in nullable:
+            raise InvalidInput(f"{name} must not be null", field=name)
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -133,7 +137,13 @@ def read_query(request: web.Request, model: type[B]) -> B:
 
 def invalid_input(exc: ValidationError) -> InvalidInput:
     """One 400 naming the first field at fault; every problem listed in `details.errors`."""
-    problems = [_problem(error) for error in exc.errors(include_url=False, include_input=False)]
+    problems: list[dict[str, str]] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        if error["type"] == "none_required":
+            continue  # the `Absent` branch of an optional field: the other branch says what is wrong
+        problem = _problem(error)
+        if problem not in problems:
+            problems.append(problem)
     first = problems[0]
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     details: dict[str, Any] = {"errors": problems}
@@ -143,7 +153,10 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
 
 
 def _problem(error: Any) -> dict[str, str]:
-    where = ".".join(str(part) for part in error["loc"])
+    """The field (dotted, with list indices; a union's branch names left out) and what is wrong."""
+    loc = error["loc"]
+    parts = [str(part) for index, part in enumerate(loc) if index == 0 or isinstance(part, int)]
+    where = ".".join(parts)
     if error["type"] == "value_error":
         message = str(error["ctx"]["error"])
     elif error["type"] == "missing":
