@@ -26,13 +26,14 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Err
 
 from handoff.api.openapi import document
 from handoff.domain import AgentRole
 from tests.support.service import WAIT_SECONDS
 from tests.support.threaded import ThreadedService
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20  # per operation: the whole test stays near a minute on a loaded 2-core machine
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -45,7 +46,7 @@ class Desk:
     advisor: str
     admin: str
 
-    def prepare(self, case: schemathesis.Case) -> dict[str, str]:
+    def prepare(self, case: schemathesis.Case[Any]) -> dict[str, str]:
         """Aim the case at the real conversation and visitor (most of the time: a generated id
         is kept when its length is a multiple of 3), and give it the credentials it needs."""
         parameters = case.path_parameters or {}
@@ -82,6 +83,9 @@ def test_every_answer_keeps_the_contract(desk: Desk) -> None:
     failures: list[str] = []
     operations = 0
     for result in contract.get_all_operations():
+        if isinstance(result, Err):  # an operation the document describes badly
+            failures.append(f"invalid operation in the document: {result.err()}")
+            continue
         operation = result.ok()
         if operation.path == "/api/agents/logout":
             continue  # the advisor's token must stay valid
@@ -91,7 +95,7 @@ def test_every_answer_keeps_the_contract(desk: Desk) -> None:
         @given(case=strategy)
         @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                   phases=[Phase.explicit, Phase.generate, Phase.shrink], database=None)
-        def keeps_the_contract(case: schemathesis.Case) -> None:
+        def keeps_the_contract(case: schemathesis.Case[Any]) -> None:
             headers = desk.prepare(case)
             case.call_and_validate(base_url=desk.service.url, headers=headers, checks=CHECKS, timeout=WAIT_SECONDS)
 
