@@ -1,6 +1,7 @@
 """The HTTP API fuzzed from its own OpenAPI document (Schemathesis).
 
-The real service runs (tests/support/threaded.py) with a real visitor conversation, a
+The real service runs (tests/support/threaded.py, on each stack: SQLite + memory, and
+PostgreSQL + Redis when configured) with a real visitor conversation, a
 real advisor and a real admin; the document is read from the running service's
 `GET /api/openapi.json`, and every operation but logout (the token must stay valid)
 is called with generated data, each with the credentials it needs. Every answer must

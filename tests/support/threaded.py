@@ -1,9 +1,9 @@
 """The real service in a thread of its own, for synchronous clients (Schemathesis).
 
 `ThreadedService` runs `create_app` on its own event loop in a background thread,
-listening on a free port of 127.0.0.1 (the embedded stack: SQLite in the test's
-temporary folder and the in-memory backend; the bot's address answers nobody, as in
-`tests/support/service.py`). The test talks to it over real HTTP from the main
+listening on a free port of 127.0.0.1 (the `stack` fixture's settings, as
+`tests/support/service.py`'s instances: SQLite + memory, and PostgreSQL + Redis when
+TEST_DATABASE_URL and TEST_REDIS_URL are set; the bot's address answers nobody). The test talks to it over real HTTP from the main
 thread; `add_agent` and `start_conversation` prepare what the calls act on.
 Fixture: `threaded_service`.
 """
@@ -14,7 +14,6 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -22,9 +21,9 @@ import requests
 from aiohttp import web
 
 from handoff.app import create_app
-from handoff.config import RoutingSettings, Settings
+from handoff.config import Settings
 from handoff.domain import AgentRole
-from tests.support.service import PASSWORD, UNREACHABLE_BOT, WAIT_SECONDS, add_agent
+from tests.support.service import PASSWORD, WAIT_SECONDS, add_agent
 
 T = TypeVar("T")
 
@@ -83,10 +82,9 @@ class ThreadedService:
 
 
 @pytest.fixture
-def threaded_service(tmp_path: Path) -> Iterator[ThreadedService]:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'relais.db'}", backend="memory",
-                        rasa_url=UNREACHABLE_BOT, routing=RoutingSettings(sweep_interval_seconds=0.1))
-    service = ThreadedService(settings)
+def threaded_service(stack_settings: Settings) -> Iterator[ThreadedService]:
+    """One instance on the test's stack (`stack`: embedded, and PostgreSQL + Redis when configured)."""
+    service = ThreadedService(stack_settings)
     service.start()
     try:
         yield service
