@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from handoff.api.openapi import document, endpoint_table, operations
 from handoff.app import create_app
 from handoff.config import Settings
+from handoff.domain import SUPPORTED_LANGUAGES
 from tests.support.service import RunningService, ServiceFactory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,8 @@ def test_the_document_comes_from_the_models() -> None:
     assert message["properties"]["client_msg_id"] == {
         "maxLength": 64, "minLength": 1, "pattern": r"\S", "title": "Client Msg Id", "type": "string"}
     assert "null" not in str(schemas["StartConversation"]["properties"]["visitor_id"])
+    languages = schemas["StartConversation"]["properties"]["language"]["enum"]
+    assert tuple(languages) == SUPPORTED_LANGUAGES, "the contract's languages are the domain's"
     repeated = doc["paths"]["/api/visitor/conversations/{conversation_id}/messages"]["post"]["responses"]
     assert {"200", "201"} <= set(repeated)
 
