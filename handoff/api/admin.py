@@ -17,8 +17,13 @@ from handoff.api.payload import enum_field, int_field, json_body, optional_text,
 from handoff.botswitch import intents
 from handoff.config import public_view
 from handoff.domain import Agent, AgentRole, Forbidden, InvalidInput
+from handoff.api.contract import Api, read_body
+from handoff.api.contract import admin as m
+from handoff.domain import Agent, AgentRole, Forbidden
 
-routes = web.RouteTableDef()
+api = Api()
+routes = api.routes
+VISITOR = "/api/admin/visitors/{visitor_id}"
 
 
 async def current_admin(request: web.Request) -> Agent:
@@ -138,36 +143,36 @@ async def settings(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/admin/visitors/{visitor_id}")
+@api.route("GET", VISITOR, summary="Export everything stored about a visitor (admins)", security="admin",
+           response=m.VisitorExport)
 async def export_visitor(request: web.Request) -> web.Response:
     await current_admin(request)
     return web.json_response(await services(request).visitor_data.export(request.match_info["visitor_id"]))
 
 
-@routes.delete("/api/admin/visitors/{visitor_id}")
+@api.route("DELETE", VISITOR, summary="Erase everything stored about a visitor (admins; 409 while a conversation is live)",
+           security="admin", response=m.Erased, errors=(409,))
 async def erase_visitor(request: web.Request) -> web.Response:
     await current_admin(request)
     erased = await services(request).visitor_data.erase(request.match_info["visitor_id"])
     return web.json_response({"erased_conversations": erased})
 
 
-@routes.get("/api/admin/bot")
+@api.route("GET", "/api/admin/bot", summary="The bot's kill switch and per-intent switches (admins)",
+           security="admin", response=m.BotSwitch)
 async def bot_switch(request: web.Request) -> web.Response:
     await current_admin(request)
     return web.json_response(services(request).leash.current.to_json())
 
 
-@routes.put("/api/admin/bot")
+@api.route("PUT", "/api/admin/bot", summary="Switch the bot, or some intents, off or on (admins; a field left out stays)",
+           security="admin", body=m.ChangeBotSwitch, response=m.BotSwitch)
 async def set_bot_switch(request: web.Request) -> web.Response:
     """Either field may be left out: it stays as it is."""
     await current_admin(request)
-    body = await json_body(request)
-    enabled = body.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise InvalidInput("enabled must be true or false", field="enabled")
-    if enabled is None and "disabled_intents" not in body:
-        raise InvalidInput("give enabled, disabled_intents or both")
-    disabled = intents(body["disabled_intents"]) if "disabled_intents" in body else None
-    switch = await services(request).leash.change(enabled=enabled, disabled_intents=disabled)
+    body = await read_body(request, m.ChangeBotSwitch)
+    disabled = frozenset(body.disabled_intents) if body.disabled_intents is not None else None
+    switch = await services(request).leash.change(enabled=body.enabled, disabled_intents=disabled)
     return web.json_response(switch.to_json())
 
 
