@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from handoff import __version__
-from handoff.api import admin, agents, ops, visitor
+from handoff.api import admin, agents, ops, records, review, visitor
 from handoff.api.contract import Api, Operation
 from handoff.api.contract import ops as m
 from handoff.api.contract.common import Error
@@ -33,7 +33,7 @@ _SECURITY_NOTES = {"visitor": "the conversation's visitor token", "agent": "an a
 
 def operations() -> list[Operation]:
     """Every documented edge, in the order of docs/api.md."""
-    return [op for area in (visitor.api, agents.api, admin.api, ops.api, api) for op in area.operations]
+    return [op for area in (visitor.api, agents.api, records.api, admin.api, review.api, ops.api, api) for op in area.operations]
 
 
 @cache

@@ -40,25 +40,31 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @dataclass
 class Desk:
-    """What the fuzzed calls act on: a live conversation, its visitor and two agents."""
+    """What the fuzzed calls act on: a live conversation, its visitor, two agents, an expendable
+    agent for the admin's account edges, and an offline message of another conversation."""
 
     service: ThreadedService
     conversation: dict[str, Any]
     advisor: str
     admin: str
+    spare_agent_id: str
+    item_id: int
 
     def prepare(self, case: schemathesis.Case[Any]) -> dict[str, str]:
         """Aim the case at the real conversation and visitor (most of the time: a generated id
         is kept when its length is a multiple of 3), and give it the credentials it needs."""
         parameters = case.path_parameters or {}
-        real = {"conversation_id": self.conversation["conversation_id"], "visitor_id": self.conversation["visitor_id"]}
+        real = {"conversation_id": self.conversation["conversation_id"], "visitor_id": self.conversation["visitor_id"],
+                "agent_id": self.spare_agent_id, "item_id": str(self.item_id), "seq": "1"}
         for name, value in real.items():
             if name in parameters and len(str(parameters[name])) % 3:
                 parameters[name] = value
         path = case.operation.path
         if path.startswith("/api/visitor/conversations/"):
             token = self.conversation["visitor_token"]
-        elif path.startswith("/api/admin/") and case.method.upper() != "DELETE":  # erasing would end the desk
+        elif path.startswith("/api/admin/") and not (
+            path.startswith("/api/admin/visitors/") and case.method.upper() == "DELETE"  # erasing would end the desk
+        ):
             token = self.admin
         else:
             token = self.advisor
@@ -73,8 +79,21 @@ def desk(threaded_service: ThreadedService) -> Desk:
     answer = requests.post(service.url + "/api/agents/me/presence", json={"status": "online"},
                            headers={"Authorization": f"Bearer {advisor}"}, timeout=WAIT_SECONDS)
     assert answer.status_code == 200, answer.text
+    spare = requests.get(service.url + "/api/agents/me", timeout=WAIT_SECONDS,
+                         headers={"Authorization": f"Bearer {service.add_agent('sasha', AgentRole.ADVISOR)}"})
+    assert spare.status_code == 200, spare.text
     conversation = service.start_conversation()
-    return Desk(service, conversation, advisor, admin)
+    left = service.start_conversation()
+    offline = requests.post(
+        service.url + f"/api/visitor/conversations/{left['conversation_id']}/offline-message", timeout=WAIT_SECONDS,
+        json={"email": "lou@example.org", "text": "Can you call me back?"},
+        headers={"Authorization": f"Bearer {left['visitor_token']}"},
+    )
+    assert offline.status_code == 201, offline.text
+    inbox = requests.get(service.url + "/api/inbox", headers={"Authorization": f"Bearer {advisor}"}, timeout=WAIT_SECONDS)
+    assert inbox.status_code == 200, inbox.text
+    [item] = [item for item in inbox.json()["items"] if item["conversation_id"] == left["conversation_id"]]
+    return Desk(service, conversation, advisor, admin, spare.json()["agent"]["id"], item["id"])
 
 
 def test_every_answer_keeps_the_contract(desk: Desk) -> None:
