@@ -13,7 +13,8 @@ type, and a body that matches the declared schema. The number of examples is bou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -30,8 +31,10 @@ from schemathesis.checks import (
 from schemathesis.core.result import Err
 
 from handoff.api.openapi import document
+from handoff.config import Settings
 from handoff.domain import AgentRole
 from tests.support.service import WAIT_SECONDS
+from tests.support.smtp_sink import SmtpSink
 from tests.support.threaded import ThreadedService
 
 MAX_EXAMPLES = 20  # per operation: the whole test stays near a minute on a loaded 2-core machine
@@ -69,6 +72,18 @@ class Desk:
         else:
             token = self.advisor
         return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def threaded_service(stack_settings: Settings, smtp_sink: SmtpSink) -> Iterator[ThreadedService]:
+    """The stack's service with a real SMTP server: answering an offline message by email
+    is a success or a 4xx, not the 503 of a shop without mail."""
+    service = ThreadedService(replace(stack_settings, smtp=smtp_sink.settings()))
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture

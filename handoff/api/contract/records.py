@@ -19,22 +19,28 @@ from handoff.api.contract.common import (
 from handoff.inbox import MAX_PAGE
 from handoff.services.history import MAX_PAGE_SIZE
 
-MAX_QUERY_LENGTH = 200
+MAX_QUERY_LENGTH = 200  # the words searched
+MAX_FILTER_LENGTH = 64  # an id, a username, a topic
+MAX_MOMENT_LENGTH = 32  # a date or an ISO date-time
 MAX_OFFSET = 100_000
 
-QueryText = Annotated[Annotated[str, Field(max_length=MAX_QUERY_LENGTH)] | Absent, EMPTY_IS_ABSENT]
+# Optional query values (empty: absent). Their bounds keep the whole query within aiohttp's
+# 8190-byte request line, even percent-encoded.
+Words = Annotated[Annotated[str, Field(max_length=MAX_QUERY_LENGTH)] | Absent, EMPTY_IS_ABSENT]
+Filter = Annotated[Annotated[str, Field(max_length=MAX_FILTER_LENGTH)] | Absent, EMPTY_IS_ABSENT]
+Moment = Annotated[Annotated[str, Field(max_length=MAX_MOMENT_LENGTH)] | Absent, EMPTY_IS_ABSENT]
 
 
 class HistorySearch(Body):
     """q: words of the transcript; visitor: an id's start; agent: a username or an id; since/until:
     a date (YYYY-MM-DD, the whole day) or an ISO date-time; page from 1."""
 
-    q: QueryText = None
-    visitor: QueryText = None
-    agent: QueryText = None
-    topic: QueryText = None
-    since: QueryText = None
-    until: QueryText = None
+    q: Words = None
+    visitor: Filter = None
+    agent: Filter = None
+    topic: Filter = None
+    since: Moment = None
+    until: Moment = None
     page: Annotated[int, Field(ge=1, le=MAX_OFFSET + 1)] = 1
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
 
