@@ -17,6 +17,7 @@ from handoff.domain import Agent, AgentRole, Forbidden
 
 api = Api()
 routes = api.routes
+AGENT = "/api/admin/agents/{agent_id}"
 VISITOR = "/api/admin/visitors/{visitor_id}"
 
 
@@ -25,9 +26,6 @@ async def current_admin(request: web.Request) -> Agent:
     if agent.role is not AgentRole.ADMIN:
         raise Forbidden("this is for admins")
     return agent
-
-
-AGENT = "/api/admin/agents/{agent_id}"
 
 
 def _agent(agent: Agent) -> web.Response:
