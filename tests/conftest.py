@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.backends",
     "tests.support.rasa",
     "tests.support.service",
+    "tests.support.threaded",
     "tests.support.misbehaving_rasa",
     "tests.support.smtp_sink",
     "tests.support.variants",

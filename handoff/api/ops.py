@@ -14,17 +14,21 @@ import time
 from aiohttp import web
 
 from handoff.api.context import services
+from handoff.api.contract import Api
+from handoff.api.contract import ops as m
 from handoff.observability.metrics import CONTENT_TYPE
 
-routes = web.RouteTableDef()
+api = Api()
+routes = api.routes
 
 
-@routes.get("/healthz")
+@api.route("GET", "/healthz", summary="Liveness: the process answers (no dependency is checked)", response=m.Alive)
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/readyz")
+@api.route("GET", "/readyz", response=m.Readiness, also={503: m.Readiness},
+           summary="Readiness: store, Redis (when configured) and Rasa reachable; 503 names what is down")
 async def readyz(request: web.Request) -> web.Response:
     report = await services(request).readiness.report()
     if report.degraded and report.ready:
@@ -34,7 +38,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "not_ready", "down": report.down, "checks": report.checks}, status=503)
 
 
-@routes.get("/metrics")
+@api.route("GET", "/metrics", summary="Prometheus metrics (text exposition format)", content_type="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     svc = services(request)
     waiting = [(ticket.pool.value, ticket.enqueued_at) for ticket in await svc.handoffs.waiting_everywhere()]

@@ -9,39 +9,24 @@ from aiohttp import web
 
 from handoff.api.agents import answer
 from handoff.api.context import current_agent, services
-from handoff.api.payload import MAX_ID_LENGTH, json_body, optional_text, text_field
+from handoff.api.contract import Api, read_body, read_query
+from handoff.api.contract import records as m
 from handoff.domain import InvalidInput
-from handoff.inbox import MAX_PAGE, InboxStatus
-from handoff.services.history import MAX_PAGE_SIZE, HistoryQuery
+from handoff.inbox import InboxStatus
+from handoff.services.history import HistoryQuery
 
-routes = web.RouteTableDef()
-MAX_QUERY_LENGTH = 200
-MAX_OFFSET = 100_000
-
-
-def _text(request: web.Request, name: str) -> str | None:
-    value = request.query.get(name, "").strip()
-    if len(value) > MAX_QUERY_LENGTH:
-        raise InvalidInput(f"{name} must be at most {MAX_QUERY_LENGTH} characters", field=name)
-    return value or None
+api = Api()
+routes = api.routes
+ITEM = "/api/inbox/{item_id}"
 
 
-def _int(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer", field=name) from None
-    if not minimum <= value <= maximum:
-        raise InvalidInput(f"{name} must be from {minimum} to {maximum}", field=name)
-    return value
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
-def _when(request: web.Request, name: str, *, end: bool) -> datetime | None:
+def _when(raw: str | None, name: str, *, end: bool) -> datetime | None:
     """A date (`2026-12-08`: the whole day, so `until` is the day after) or a date-time."""
-    raw = request.query.get(name, "").strip()
+    raw = (raw or "").strip()
     if not raw:
         return None
     try:
@@ -55,32 +40,36 @@ def _when(request: web.Request, name: str, *, end: bool) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@routes.get("/api/history")
+@api.route("GET", "/api/history", summary="Closed conversations this agent may read (ambassadors: their own), "
+           "searched", security="agent", query=m.HistorySearch, response=m.HistoryPage)
 async def history(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    agent_name = _text(request, "agent")
+    search = read_query(request, m.HistorySearch)
+    agent_name = _text(search.agent)
     agent_id = None
     if agent_name:  # a username or an agent id
         known = await services(request).agents.list()
         match = next((a for a in known if agent_name in (a.id, a.username)), None)
         agent_id = match.id if match else agent_name
-    page_size = _int(request, "page_size", 20, 1, MAX_PAGE_SIZE)
-    page = _int(request, "page", 1, 1, MAX_OFFSET // page_size + 1)
+    page_size = search.page_size
+    if search.page > m.MAX_OFFSET // page_size + 1:
+        raise InvalidInput(f"page must be from 1 to {m.MAX_OFFSET // page_size + 1}", field="page")
     query = HistoryQuery(
-        text=_text(request, "q"),
-        visitor=_text(request, "visitor"),
+        text=_text(search.q),
+        visitor=_text(search.visitor),
         agent_id=agent_id,
-        topic=_text(request, "topic"),
-        since=_when(request, "since", end=False),
-        until=_when(request, "until", end=True),
+        topic=_text(search.topic),
+        since=_when(search.since, "since", end=False),
+        until=_when(search.until, "until", end=True),
         limit=page_size,
-        offset=(page - 1) * page_size,
+        offset=(search.page - 1) * page_size,
     )
     results, more = await services(request).history.search(agent, query)
-    return answer(request, agent, {"conversations": results, "page": page, "page_size": page_size, "has_more": more})
+    return answer(request, agent, {"conversations": results, "page": search.page, "page_size": page_size, "has_more": more})
 
 
-@routes.get("/api/history/{conversation_id}")
+@api.route("GET", "/api/history/{conversation_id}", summary="One conversation of the history, read-only, with its "
+           "transcript", security="agent", response=m.HistoryConversation)
 async def history_conversation(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     return answer(request, agent, await services(request).history.read(agent, request.match_info["conversation_id"]))
@@ -93,40 +82,43 @@ def _item_id(request: web.Request) -> int:
     return int(raw)
 
 
-@routes.get("/api/inbox")
+@api.route("GET", "/api/inbox", summary="Offline messages (advisors/admins)", security="agent",
+           query=m.InboxQuery, response=m.InboxPage)
 async def inbox(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    raw = request.query.get("status", "open,answered")
+    query = read_query(request, m.InboxQuery)
     try:
-        statuses = tuple(InboxStatus(part.strip()) for part in raw.split(",") if part.strip())
+        statuses = tuple(InboxStatus(part.strip()) for part in query.status.split(",") if part.strip())
     except ValueError:
         raise InvalidInput("status must be open, answered, done or a comma-separated list", field="status") from None
     if not statuses:
         raise InvalidInput("status must not be empty", field="status")
-    mine = request.query.get("mine", "") in ("1", "true")
-    limit = _int(request, "limit", 50, 1, MAX_PAGE)
-    before = _int(request, "before", 0, 0, 2**31 - 1) or None
-    items, more = await services(request).inbox.list(agent, statuses, mine=mine, limit=limit, before=before)
+    items, more = await services(request).inbox.list(agent, statuses, mine=query.mine, limit=query.limit,
+                                                     before=query.before or None)
     return answer(request, agent, {"items": [item.to_json() for item in items], "has_more": more})
 
 
-@routes.post("/api/inbox/{item_id}/assign")
+@api.route("POST", ITEM + "/assign", summary="Assign an offline message to an advisor or admin (the caller by "
+           "default)", security="agent", body=m.Assign, response=m.InboxItemAnswer, errors=(409,))
 async def assign(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    assignee = optional_text(await json_body(request), "agent_id", max_length=MAX_ID_LENGTH)
+    assignee = (await read_body(request, m.Assign)).agent_id
     item = await services(request).inbox.assign(agent, _item_id(request), assignee)
     return answer(request, agent, {"item": item.to_json()})
 
 
-@routes.post("/api/inbox/{item_id}/answer")
+@api.route("POST", ITEM + "/answer", summary="Answer an offline message by email; recorded in the conversation "
+           "once sent (503 mail_unavailable: nothing recorded)", security="agent", body=m.AnswerByEmail,
+           response=m.InboxItemAnswer, errors=(409,))
 async def answer_by_email(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    text = text_field(await json_body(request), "text")
+    text = (await read_body(request, m.AnswerByEmail)).text
     item = await services(request).inbox.answer(agent, _item_id(request), text)
     return answer(request, agent, {"item": item.to_json()})
 
 
-@routes.post("/api/inbox/{item_id}/done")
+@api.route("POST", ITEM + "/done", summary="Mark an offline message done", security="agent",
+           response=m.InboxItemAnswer, errors=(409,))
 async def done(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     item = await services(request).inbox.done(agent, _item_id(request))

@@ -10,12 +10,16 @@ from aiohttp import web
 
 from handoff.api.admin import current_admin
 from handoff.api.context import current_agent, services
-from handoff.api.payload import MAX_SEQ, json_body
+from handoff.api.contract import Api, read_body, read_query
+from handoff.api.contract import review as m
+from handoff.api.contract.common import MAX_SEQ
 from handoff.domain import InvalidInput
 from handoff.services.review import DEFAULT_DAYS, Filters, domain_intents
 
-routes = web.RouteTableDef()
-MAX_ROWS = 500
+api = Api()
+routes = api.routes
+MESSAGE = "/api/conversations/{conversation_id}/messages/{seq}"
+LABEL = "/api/admin/review/labels/{conversation_id}/{seq}"
 
 
 def _seq(raw: str) -> int:
@@ -28,21 +32,7 @@ def _seq(raw: str) -> int:
     return seq
 
 
-def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer", field=name) from None
-    if not 1 <= value <= maximum:
-        raise InvalidInput(f"{name} must be from 1 to {maximum}", field=name)
-    return value
-
-
-def _moment(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
+def _moment(raw: str | None, name: str) -> datetime | None:
     if not raw:
         return None
     try:
@@ -52,16 +42,17 @@ def _moment(request: web.Request, name: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def filters(request: web.Request) -> Filters:
+def filters(query: m.ReviewQuery) -> Filters:
     return Filters(
-        language=request.query.get("language") or None,
-        intent=request.query.get("intent") or None,
-        since=_moment(request, "since"),
-        until=_moment(request, "until"),
+        language=query.language or None,
+        intent=query.intent or None,
+        since=_moment(query.since, "since"),
+        until=_moment(query.until, "until"),
     )
 
 
-@routes.post("/api/conversations/{conversation_id}/messages/{seq}/flag")
+@api.route("POST", MESSAGE + "/flag", summary="Flag a visitor message: the bot should have answered this "
+           "(the conversation's agent)", security="agent", response=m.Flagged)
 async def flag(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     seq = _seq(request.match_info["seq"])
@@ -69,65 +60,63 @@ async def flag(request: web.Request) -> web.Response:
     return web.json_response(flagged)
 
 
-@routes.get("/api/admin/review")
+@api.route("GET", "/api/admin/review", summary="Visitor messages the bot did not handle well, grouped (admins)",
+           security="admin", query=m.ReviewQuery, response=m.ReviewGroups)
 async def review(request: web.Request) -> web.Response:
     await current_admin(request)
-    limit = _int_param(request, "limit", 100, MAX_ROWS)
-    groups = await services(request).review.groups(filters(request))
+    query = read_query(request, m.ReviewQuery)
+    groups = await services(request).review.groups(filters(query))
     return web.json_response({
-        "groups": [g.to_json() for g in groups[:limit]],
+        "groups": [g.to_json() for g in groups[:query.limit]],
         "total": len(groups),
         "default_days": DEFAULT_DAYS,
     })
 
 
-@routes.get("/api/admin/review/intents")
+@api.route("GET", "/api/admin/review/intents", summary="The bot's domain intents a label may name (admins)",
+           security="admin", response=m.Intents)
 async def intents(request: web.Request) -> web.Response:
     await current_admin(request)
     return web.json_response({"intents": domain_intents(services(request).settings.review.bot_dir)})
 
 
-@routes.get("/api/admin/review/labels")
+@api.route("GET", "/api/admin/review/labels", summary="The review's labels, newest first (admins)",
+           security="admin", query=m.LabelsQuery, response=m.Labels)
 async def labels(request: web.Request) -> web.Response:
     await current_admin(request)
-    action = request.query.get("action") or None
+    action = read_query(request, m.LabelsQuery).action
     return web.json_response({"labels": await services(request).review.labels(action=action)})
 
 
-@routes.post("/api/admin/review/labels")
+@api.route("POST", "/api/admin/review/labels", summary="Label a message and its group: an intent with "
+           "product_category spans, or a candidate (admins)", security="admin", body=m.NewLabel,
+           response=m.Label, status=201, errors=(404, 409))
 async def label(request: web.Request) -> web.Response:
     admin = await current_admin(request)
-    body = await json_body(request)
-    conversation_id, seq = body.get("conversation_id"), body.get("seq")
-    if not isinstance(conversation_id, str) or not conversation_id:
-        raise InvalidInput("conversation_id is required", field="conversation_id")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        raise InvalidInput("seq must be a sequence number", field="seq")
-    members = body.get("members") or []
-    if not isinstance(members, list):
-        raise InvalidInput("members must be a list of [conversation_id, seq]", field="members")
+    body = await read_body(request, m.NewLabel)
     labelled = await services(request).review.label(
-        conversation_id, seq,
-        action=str(body.get("action") or ""),
-        intent=body.get("intent") if isinstance(body.get("intent"), str) else None,
-        candidate=body.get("candidate") if isinstance(body.get("candidate"), str) else None,
-        entities=body.get("entities"),
-        members=members,
+        body.conversation_id, body.seq,
+        action=body.action,
+        intent=body.intent,
+        candidate=body.candidate,
+        entities=[entity.model_dump() for entity in body.entities] if body.entities is not None else None,
+        members=[list(member) for member in body.members or ()],
         labelled_by=admin.id,
     )
     return web.json_response(labelled, status=201)
 
 
-@routes.delete("/api/admin/review/labels/{conversation_id}/{seq}")
+@api.route("DELETE", LABEL, summary="Remove a label (admins)", security="admin", status=204)
 async def unlabel(request: web.Request) -> web.Response:
     await current_admin(request)
     await services(request).review.unlabel(request.match_info["conversation_id"], _seq(request.match_info["seq"]))
     return web.Response(status=204)
 
 
-@routes.get("/api/admin/review/stats")
+@api.route("GET", "/api/admin/review/stats", summary="Contained vs escalated per intent and week (admins)",
+           security="admin", query=m.StatsQuery, response=m.Stats)
 async def stats(request: web.Request) -> web.Response:
     await current_admin(request)
-    weeks = _int_param(request, "weeks", 8, 104)
-    rows = await services(request).review.stats(weeks=weeks, language=request.query.get("language") or None)
-    return web.json_response({"weeks": weeks, "rows": rows})
+    query = read_query(request, m.StatsQuery)
+    rows = await services(request).review.stats(weeks=query.weeks, language=query.language or None)
+    return web.json_response({"weeks": query.weeks, "rows": rows})

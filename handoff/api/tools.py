@@ -1,4 +1,5 @@
-"""The console's desk tools over HTTP: canned responses and internal notes."""
+"""The console's desk tools over HTTP: canned responses and internal notes; bodies in
+`handoff/api/contract/tools.py`."""
 
 from __future__ import annotations
 
@@ -6,73 +7,67 @@ from aiohttp import web
 
 from handoff.api.agents import answer
 from handoff.api.context import current_agent, services
-from handoff.api.payload import json_body, optional_text, text_field
-from handoff.canned import MAX_BRAND_LENGTH, MAX_SHORTCUT_LENGTH, MAX_TITLE_LENGTH
-from handoff.domain import DEFAULT_BRAND, MAX_TEXT_LENGTH, InvalidInput
+from handoff.api.contract import Api, read_body, read_query
+from handoff.api.contract import tools as m
+from handoff.domain import DEFAULT_BRAND
 
-routes = web.RouteTableDef()
-
-MAX_QUERY_LENGTH = 100
-EDITABLE = ("brand", "language", "shortcut", "title", "text")
-_LIMITS = {"brand": MAX_BRAND_LENGTH, "language": 8, "shortcut": MAX_SHORTCUT_LENGTH,
-           "title": MAX_TITLE_LENGTH, "text": MAX_TEXT_LENGTH}
+api = Api()
+routes = api.routes
+CANNED = "/api/canned/{canned_id}"
+NOTES = "/api/conversations/{conversation_id}/notes"
 
 
-@routes.get("/api/canned")
+@api.route("GET", "/api/canned", summary="Search canned responses (?q=, ?language=, ?brand=; every agent)",
+           security="agent", query=m.CannedSearch, response=m.CannedFound)
 async def search_canned(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    query = request.query.get("q", "")
-    if len(query) > MAX_QUERY_LENGTH:
-        raise InvalidInput(f"q must be at most {MAX_QUERY_LENGTH} characters", field="q")
-    found = await services(request).tools.search_canned(
-        agent, query=query, language=request.query.get("language") or None, brand=request.query.get("brand") or None
-    )
+    query = read_query(request, m.CannedSearch)
+    found = await services(request).tools.search_canned(agent, query=query.q, language=query.language, brand=query.brand)
     return web.json_response({"responses": [r.to_json() for r in found]})
 
 
-@routes.post("/api/canned")
+@api.route("POST", "/api/canned", summary="Add a canned response (advisors and admins; 409 when the shortcut exists)",
+           security="agent", body=m.NewCanned, response=m.CannedAnswer, status=201, errors=(409,))
 async def create_canned(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body = await json_body(request)
+    body = await read_body(request, m.NewCanned)
     created = await services(request).tools.create_canned(
-        agent,
-        brand=optional_text(body, "brand", max_length=MAX_BRAND_LENGTH) or DEFAULT_BRAND,
-        language=text_field(body, "language", max_length=8),
-        shortcut=text_field(body, "shortcut", max_length=MAX_SHORTCUT_LENGTH + 1),
-        title=optional_text(body, "title", max_length=MAX_TITLE_LENGTH) or "",
-        text=text_field(body, "text"),
+        agent, brand=body.brand or DEFAULT_BRAND, language=body.language, shortcut=body.shortcut,
+        title=body.title or "", text=body.text,
     )
     return web.json_response({"response": created.to_json()}, status=201)
 
 
-@routes.put("/api/canned/{canned_id}")
+@api.route("PUT", CANNED, summary="Change a canned response (advisors and admins; a field left out stays)",
+           security="agent", body=m.CannedChange, response=m.CannedAnswer, errors=(409,))
 async def update_canned(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body = await json_body(request)
-    changes = {name: text_field(body, name, max_length=_LIMITS[name] + (name == "shortcut"))
-               for name in EDITABLE if name in body}
+    body = await read_body(request, m.CannedChange)
+    changes = body.model_dump(exclude_none=True)
     updated = await services(request).tools.update_canned(agent, request.match_info["canned_id"], **changes)
     return web.json_response({"response": updated.to_json()})
 
 
-@routes.delete("/api/canned/{canned_id}")
+@api.route("DELETE", CANNED, summary="Remove a canned response (advisors and admins)", security="agent", status=204)
 async def delete_canned(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     await services(request).tools.delete_canned(agent, request.match_info["canned_id"])
     return web.Response(status=204)
 
 
-@routes.get("/api/conversations/{conversation_id}/notes")
+@api.route("GET", NOTES, summary="Internal notes of a conversation (agents only)", security="agent",
+           response=m.Notes)
 async def read_notes(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     notes = await services(request).tools.notes(agent, request.match_info["conversation_id"])
     return answer(request, agent, {"notes": [n.to_json() for n in notes]})
 
 
-@routes.post("/api/conversations/{conversation_id}/notes")
+@api.route("POST", NOTES, summary="Leave an internal note (its holder, or an advisor; never shown to the visitor)",
+           security="agent", body=m.NewNote, response=m.NoteAnswer, status=201, errors=(429,))
 async def add_note(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    text = text_field(await json_body(request), "text")
+    text = (await read_body(request, m.NewNote)).text
     await services(request).limits.check("messages_per_agent", agent.id)
     note = await services(request).tools.add_note(agent, request.match_info["conversation_id"], text)
     return answer(request, agent, {"note": note.to_json()}, status=201)

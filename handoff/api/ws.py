@@ -49,8 +49,9 @@ from aiohttp.typedefs import Handler
 
 from handoff.api import safe_json
 from handoff.api.context import client_ip, services
+from handoff.api.contract.common import MAX_SEQ
 from handoff.api.cors import socket_origin_allowed
-from handoff.api.payload import MAX_SEQ, after_param
+from handoff.api.payload import after_param
 from handoff.domain import (
     Agent,
     ConversationStatus,

@@ -15,7 +15,7 @@ from aiohttp.web import RouteDef
 from sqlalchemy import select
 
 from handoff.api import review
-from handoff.api.openapi import build_document
+from handoff.api.openapi import document
 from handoff.domain import AgentRole
 from handoff.store import open_store
 from handoff.store.schema import conversations, review_flags
@@ -246,7 +246,7 @@ async def test_stats_contained_and_escalated_per_intent_and_week(service_factory
 
 
 def test_every_review_endpoint_is_in_the_openapi_document() -> None:
-    paths = build_document()["paths"]
+    paths = document()["paths"]
     routes = [route for route in review.routes if isinstance(route, RouteDef)]
     assert len(routes) == 7
     for route in routes:

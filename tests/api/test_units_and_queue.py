@@ -142,9 +142,11 @@ async def test_a_restart_keeps_assigned_chats_loads_and_grace_periods(service_fa
 
 async def test_consoles_get_the_queue_then_deltas_with_takeable_entries(service_factory: ServiceFactory) -> None:
     routing = RoutingSettings(sweep_interval_seconds=0.1, modes={Pool.AMBASSADOR: "manual", Pool.ADVISOR: "auto"})
-    # The long chat below is said at once: the bot's limit (its turns spaced by a second) would
-    # stretch it past the sockets' heartbeat, which the test reads only afterwards.
-    service = await service_factory(routing=routing, limits=LimitSettings(bot_per_conversation="100/second"))
+    # The long chat below is said at once: the bot's limit (its turns spaced by a second) and the
+    # bridge's retries of the unreachable bot (about a second a turn) would stretch it past the
+    # sockets' heartbeat, which the test reads only afterwards. A short bot timeout: no retry.
+    service = await service_factory(routing=routing, limits=LimitSettings(bot_per_conversation="100/second"),
+                                    rasa_timeout_seconds=0.1)
     await add_agent(service.settings, "cara")
     await add_agent(service.settings, "dan", languages=("fr",))
     await add_agent(service.settings, "vera", role=AgentRole.ADVISOR)
