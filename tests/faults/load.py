@@ -358,10 +358,11 @@ async def check_nothing_lost(scene: Scene) -> None:
 def fault_settings(stack_settings: Settings, rasa: MisbehavingRasa) -> Settings:
     """Manual routing and no overflow: what waits stays waiting, in a queue the test can compare.
     The scene's visitors all come from loopback, where in life each has its own address: the
-    per-address limit on new conversations is raised for them."""
+    per-address limits on new conversations and on socket opens (every client reconnects
+    after a restart: twice the scene's sockets in a minute) are raised for them."""
     routing = replace(stack_settings.routing, modes={Pool.AMBASSADOR: "manual", Pool.ADVISOR: "manual"},
                       overflow_after_seconds=3600)
-    limits = replace(stack_settings.limits, conversations_per_ip="1000/minute")
+    limits = replace(stack_settings.limits, conversations_per_ip="1000/minute", socket_opens_per_ip="1000/minute")
     return replace(stack_settings, rasa_url=rasa.url, rasa_timeout_seconds=10.0, routing=routing, limits=limits)
 
 
